@@ -1,0 +1,3 @@
+from dygraph.cli import main
+
+main()

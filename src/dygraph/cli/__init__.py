@@ -1,0 +1,48 @@
+"""The `dygraph` command. Thin: each subcommand lives in its own module, imported only when used,
+so `dygraph check` does not pay for the runtime, the renderer or the language server."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> "module:attribute"; modules are imported lazily.
+COMMANDS: dict[str, str] = {
+    "check": "dygraph.cli.check:check",
+    "compile": "dygraph.cli.check:compile_",
+    "schema": "dygraph.cli.check:schema",
+    "render": "dygraph.cli.render:render",
+    "run": "dygraph.cli.run:run",
+    "runs": "dygraph.cli.runs:runs",
+    "fmt": "dygraph.cli.fmt:fmt",
+    "lsp": "dygraph.cli.lsp:lsp",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(n for n in COMMANDS if self._load(n) is not None)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self._load(name)
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        spec = COMMANDS.get(name)
+        if spec is None:
+            return None
+        module_name, attr = spec.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # command not installed in this build
+                return None
+            raise
+        return getattr(module, attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dygraph")
+def main() -> None:
+    """dygraph — compile, check, render and run DyGram machines."""
