@@ -1,0 +1,1 @@
+"""The runtime: steps execution paths through a compiled machine."""
