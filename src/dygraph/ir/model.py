@@ -371,6 +371,15 @@ class Machine(_Model):
     def to_json(self, *, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent, exclude_none=False)
 
+    def _repr_svg_(self) -> Optional[str]:
+        """Jupyter shows a machine as its diagram; None (plain repr) when Graphviz is missing."""
+        from dygraph.render import RenderError, to_svg  # lazy: rendering is optional at import time
+
+        try:
+            return to_svg(self)
+        except RenderError:
+            return None
+
 
 def json_schema() -> dict:
     """The published JSON Schema of the IR (`dygraph schema`)."""
