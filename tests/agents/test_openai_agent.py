@@ -81,6 +81,13 @@ async def test_tool_schemas_and_prompt_are_sent_exactly(agent, openai_server):
     assert openai_server.received[0].headers["authorization"] == "Bearer test-key"
 
 
+async def test_a_tool_without_parameters_gets_the_empty_object_schema(agent, openai_server):
+    openai_server.reply_text("ok")
+    await agent.respond(request(tools=[ToolSpec("transition_to_End", "Transition to End", {})]))
+    (tool,) = openai_server.chat_requests[0]["tools"]
+    assert tool["function"]["parameters"] == {"type": "object", "properties": {}}
+
+
 async def test_no_tools_key_when_nothing_is_offered(agent, openai_server):
     openai_server.reply_text("done")
     reply = await agent.respond(request(tools=()))

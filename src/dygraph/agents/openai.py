@@ -127,10 +127,12 @@ class OpenAIAgent:
 
 
 def tool_schema(tool: ToolSpec) -> dict:
-    """A `ToolSpec` as a Chat Completions function tool, parameters passed through unchanged."""
+    """A `ToolSpec` as a Chat Completions function tool, parameters passed through unchanged
+    (an empty schema becomes the empty object schema, which strict servers require)."""
+    parameters = tool.parameters or {"type": "object", "properties": {}}
     return {
         "type": "function",
-        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+        "function": {"name": tool.name, "description": tool.description, "parameters": parameters},
     }
 
 
