@@ -1,0 +1,651 @@
+"""SQLite run store: one file (`$DYGRAPH_HOME/runs.db`), WAL mode, one writer thread per process.
+
+Every database call runs on the store's own thread, which owns the connection, so the event loop
+never blocks on disk. Writes that queue up while a transaction is in flight are committed together
+(group commit), each inside its own savepoint: a caller's `commit_step` returns only once its step
+is committed, so batching never weakens the per-step durability guarantee. Several processes may
+share the file; `BEGIN IMMEDIATE` plus a busy timeout serialise their writers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import sqlite3
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from dygraph.store.base import (
+    HEARTBEAT_EVERY, HOST, EventRecord, LLMExchange, RunBusy, RunExists, RunNotFound, RunRecord,
+    RunStatus, RunStore, ToolCallRecord, ToolCallStatus, default_db_path, new_run_id, source_hash,
+)
+
+# Each entry migrates the schema from version i to i + 1. Never edit a released entry; append.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        machine TEXT NOT NULL,
+        machine_file TEXT,
+        source TEXT NOT NULL DEFAULT '',
+        source_hash TEXT NOT NULL DEFAULT '',
+        ir TEXT,
+        status TEXT NOT NULL,
+        parent_id TEXT,
+        options TEXT NOT NULL DEFAULT '{}',
+        error TEXT,
+        result TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        heartbeat_at REAL,
+        owner_pid INTEGER,
+        owner_host TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_by_status ON runs(status, created_at);
+    CREATE INDEX runs_by_machine ON runs(machine, created_at);
+    CREATE INDEX runs_by_created ON runs(created_at);
+    CREATE INDEX runs_by_parent ON runs(parent_id);
+    CREATE TABLE checkpoints (
+        run_id TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (run_id, step)
+    ) WITHOUT ROWID;
+    CREATE TABLE events (
+        run_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX events_by_type ON events(run_id, type);
+    CREATE TABLE tool_calls (
+        run_id TEXT NOT NULL,
+        call_id TEXT NOT NULL,
+        path_id TEXT,
+        name TEXT NOT NULL,
+        arguments TEXT NOT NULL,
+        status TEXT NOT NULL,
+        idempotent INTEGER NOT NULL DEFAULT 1,
+        result TEXT,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        PRIMARY KEY (run_id, call_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX tool_calls_by_status ON tool_calls(run_id, status);
+    CREATE TABLE history (
+        run_id TEXT NOT NULL,
+        path_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        node TEXT NOT NULL,
+        PRIMARY KEY (run_id, path_id, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE llm_exchanges (
+        run_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        request TEXT NOT NULL,
+        reply TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_RUN_COLUMNS = ("id, machine, status, created_at, updated_at, machine_file, source, source_hash, ir, "
+                "parent_id, options, error, result, heartbeat_at, owner_pid, owner_host, cancel_requested")
+# The step of a run is that of its latest checkpoint (the per-step transaction does not touch `runs`).
+_RUN_SELECT = _RUN_COLUMNS + ", (SELECT COALESCE(MAX(c.step), 0) FROM checkpoints c WHERE c.run_id = runs.id)"
+_RUN_LIST_COLUMNS = _RUN_SELECT.replace("source, ", "'' AS source, ").replace("ir,", "NULL AS ir,")
+_RUN_TABLES = ("checkpoints", "events", "history", "tool_calls", "llm_exchanges")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _run(row: tuple) -> RunRecord:
+    (id_, machine, status, created, updated, file, source, shash, ir, parent, options, error,
+     result, beat, pid, host, cancel, step) = row
+    return RunRecord(id=id_, machine=machine, status=RunStatus(status), created_at=created,
+                     updated_at=updated, machine_file=file, source=source, source_hash=shash, ir=ir,
+                     parent_id=parent, options=json.loads(options), step=step, error=error,
+                     result=json.loads(result) if result else None, heartbeat_at=beat,
+                     owner_pid=pid, owner_host=host, cancel_requested=bool(cancel))
+
+
+def _exchange(row: tuple) -> LLMExchange:
+    return LLMExchange(row[0], row[1], json.loads(row[2]), json.loads(row[3]), row[4])
+
+
+def _tool_call(row: tuple) -> ToolCallRecord:
+    run_id, call_id, path_id, name, args, status, idem, result, error, attempts, started, finished = row
+    return ToolCallRecord(run_id=run_id, call_id=call_id, path_id=path_id, name=name,
+                          arguments=json.loads(args), status=ToolCallStatus(status),
+                          idempotent=bool(idem), result=json.loads(result) if result else None,
+                          error=error, attempts=attempts, started_at=started, finished_at=finished)
+
+
+class _Job:
+    __slots__ = ("fn", "args", "write", "future")
+
+    def __init__(self, fn: Callable, args: tuple, write: bool):
+        self.fn, self.args, self.write, self.future = fn, args, write, Future()
+
+
+class SQLiteStore(RunStore):
+    """The default `RunStore`. Safe to share between threads, tasks and processes."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, keep_checkpoints: int = 1,
+                 synchronous: str = "NORMAL"):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.keep_checkpoints = keep_checkpoints  # 0 keeps every step's checkpoint
+        self._synchronous = synchronous
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._owned: dict[str, Callable[[], None] | None] = {}
+        self._owned_lock = threading.Lock()
+        self._closed = False
+        self._stop_beating = threading.Event()
+        self._beater: threading.Thread | None = None
+        ready: Future = Future()
+        self._writer = threading.Thread(target=self._serve, args=(ready,), name="dygraph-store",
+                                        daemon=True)
+        self._writer.start()
+        ready.result()  # surfaces connection / migration errors here
+
+    # ---------------------------------------------------------------- writer thread
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode: a commit survives a process crash (kill -9); only power loss can
+        # lose the last transactions, never corrupt the file.
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        self._migrate(conn)
+        return conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                         "(version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+            current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+            if current > SCHEMA_VERSION:
+                raise RuntimeError(f"{conn} has schema version {current}; this dygraph knows "
+                                   f"{SCHEMA_VERSION} — upgrade dygraph")
+            for version in range(current, SCHEMA_VERSION):
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version + 1, time.time()))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _serve(self, ready: Future) -> None:
+        try:
+            conn = self._connect()
+        except BaseException as exc:  # reported to the constructor
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        self._conn = conn
+        try:
+            while True:
+                job = self._queue.get()
+                batch = [job]
+                while job is not None and len(batch) < 256:
+                    try:
+                        job = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    batch.append(job)
+                stop = batch[-1] is None
+                self._run_batch(conn, [j for j in batch if j is not None])
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        done: list[tuple[_Job, Any, BaseException | None]] = []
+        # A savepoint per write isolates a failing write from the others in the same transaction;
+        # a lone write needs none (its failure rolls back the whole transaction).
+        isolate = sum(job.write for job in batch) > 1
+        in_tx = False
+        try:
+            for job in batch:
+                if job.write and not in_tx:
+                    conn.execute("BEGIN IMMEDIATE")
+                    in_tx = True
+                if job.write and isolate:
+                    conn.execute("SAVEPOINT job")
+                try:
+                    value = job.fn(conn, *job.args)
+                except Exception as exc:
+                    if job.write and isolate:
+                        conn.execute("ROLLBACK TO job")
+                        conn.execute("RELEASE job")
+                    elif job.write:
+                        conn.execute("ROLLBACK")
+                        in_tx = False
+                    done.append((job, None, exc))
+                    continue
+                if job.write and isolate:
+                    conn.execute("RELEASE job")
+                done.append((job, value, None))
+            if in_tx:
+                conn.execute("COMMIT")
+        except BaseException as exc:  # the commit itself failed: no write of this batch happened
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            return
+        for job, value, error in done:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(value)
+
+    def _submit(self, fn: Callable, *args: Any, write: bool) -> Future:
+        if self._closed:
+            raise RuntimeError("the run store is closed")
+        job = _Job(fn, args, write)
+        self._queue.put(job)
+        return job.future
+
+    def _call(self, fn: Callable, *args: Any, write: bool = False) -> Any:
+        return self._submit(fn, *args, write=write).result()
+
+    async def acall(self, fn: Callable, *args: Any, write: bool = True) -> Any:
+        """Run `fn(conn, *args)` on the store thread and await it without blocking the loop."""
+        future = self._submit(fn, *args, write=write)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # another event loop (trio): wait in a worker thread
+            import anyio.to_thread
+            return await anyio.to_thread.run_sync(future.result)
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._stop_beating.set()
+        if self._beater is not None:
+            self._beater.join()
+        self._closed = True
+        self._queue.put(None)
+        self._writer.join()
+
+    def __enter__(self) -> "SQLiteStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- ownership and heartbeats
+
+    def own(self, run_id: str, on_cancel: Callable[[], None] | None = None) -> None:
+        """This process runs `run_id`: beat for it, and call `on_cancel` if someone cancels it."""
+        with self._owned_lock:
+            self._owned[run_id] = on_cancel
+            if self._beater is None:
+                self._beater = threading.Thread(target=self._beat, name="dygraph-heartbeat", daemon=True)
+                self._beater.start()
+
+    def disown(self, run_id: str) -> None:
+        with self._owned_lock:
+            self._owned.pop(run_id, None)
+
+    def _beat(self) -> None:
+        while not self._stop_beating.wait(HEARTBEAT_EVERY):
+            with self._owned_lock:
+                owned = dict(self._owned)
+            if not owned:
+                continue
+            try:
+                cancelled = self.heartbeat(owned)
+            except Exception:  # a busy database must not kill the heartbeat
+                continue
+            for run_id in cancelled:
+                callback = owned.get(run_id)
+                if callback is not None:
+                    callback()
+
+    def heartbeat(self, run_ids: Iterable[str]) -> set[str]:
+        return self._call(self._heartbeat, list(run_ids), write=True)
+
+    @staticmethod
+    def _heartbeat(conn: sqlite3.Connection, run_ids: list[str]) -> set[str]:
+        now = time.time()
+        pid = os.getpid()
+        cancelled: set[str] = set()
+        for run_id in run_ids:
+            row = conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND owner_pid = ? "
+                               "AND owner_host = ? RETURNING cancel_requested",
+                               (now, run_id, pid, HOST)).fetchone()
+            if row and row[0]:
+                cancelled.add(run_id)
+        return cancelled
+
+    # ---------------------------------------------------------------- runs
+
+    def create_run(self, *, machine: str, source: str = "", ir: str | None = None,
+                   machine_file: str | None = None, run_id: str | None = None,
+                   parent_id: str | None = None, options: dict | None = None, force: bool = False,
+                   status: RunStatus = RunStatus.RUNNING, owned: bool = True) -> RunRecord:
+        return self._call(self._create_run, machine, source, ir, machine_file, run_id, parent_id,
+                          options or {}, force, status, owned, write=True)
+
+    def _create_run(self, conn, machine, source, ir, machine_file, run_id, parent_id, options,
+                    force, status, owned) -> RunRecord:
+        run_id = run_id or new_run_id(machine)
+        existing = conn.execute(f"SELECT {_RUN_SELECT} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if existing is not None:
+            if not force:
+                raise RunExists(run_id)
+            record = _run(existing)
+            if record.effective_status() is RunStatus.RUNNING and record.owner_pid != os.getpid():
+                raise RunBusy(run_id, record.owner_pid, record.owner_host)
+            self._delete(conn, run_id)
+        now = time.time()
+        pid, host = (os.getpid(), HOST) if owned else (None, None)
+        conn.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES "
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, 0)",
+                     (run_id, machine, status.value, now, now, machine_file, source,
+                      source_hash(source), ir, parent_id, _dumps(options),
+                      now if owned else None, pid, host))
+        return RunRecord(id=run_id, machine=machine, status=status, created_at=now, updated_at=now,
+                         machine_file=machine_file, source=source, source_hash=source_hash(source),
+                         ir=ir, parent_id=parent_id, options=options, heartbeat_at=now if owned else None,
+                         owner_pid=pid, owner_host=host)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        return self._call(self._get_run, run_id)
+
+    @staticmethod
+    def _get_run(conn, run_id: str) -> RunRecord | None:
+        row = conn.execute(f"SELECT {_RUN_SELECT} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def list_runs(self, *, statuses: Iterable[str] | None = None, machine: str | None = None,
+                  limit: int | None = None) -> list[RunRecord]:
+        wanted = {RunStatus(s) for s in statuses} if statuses else None
+        # `interrupted` is derived from running/pending rows whose owner is gone.
+        stored = None
+        if wanted is not None:
+            stored = {s.value for s in wanted} | ({"running", "pending"} if RunStatus.INTERRUPTED in wanted else set())
+        rows = self._call(self._list_runs, sorted(stored) if stored else None, machine)
+        runs = [r for r in rows if wanted is None or r.effective_status() in wanted]
+        return runs[:limit] if limit else runs
+
+    @staticmethod
+    def _list_runs(conn, stored: list[str] | None, machine: str | None) -> list[RunRecord]:
+        where, params = [], []
+        if stored:
+            where.append(f"status IN ({','.join('?' * len(stored))})")
+            params += stored
+        if machine:
+            where.append("(machine = ? OR machine_file = ? OR machine_file LIKE ?)")
+            params += [machine, machine, f"%/{machine}"]
+        sql = f"SELECT {_RUN_LIST_COLUMNS} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [_run(row) for row in conn.execute(sql + " ORDER BY created_at DESC", params)]
+
+    def delete_run(self, run_id: str) -> bool:
+        return self._call(self._delete, run_id, write=True)
+
+    @staticmethod
+    def _delete(conn, run_id: str) -> bool:
+        for table in _RUN_TABLES:
+            conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+        return conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount > 0
+
+    def claim_run(self, run_id: str, *, force: bool = False) -> RunRecord:
+        return self._call(self._claim, run_id, force, write=True)
+
+    def _claim(self, conn, run_id: str, force: bool) -> RunRecord:
+        record = self._get_run(conn, run_id)
+        if record is None:
+            raise RunNotFound(run_id)
+        if not force and record.owner_pid not in (None, os.getpid()) \
+                and record.effective_status() is RunStatus.RUNNING:
+            raise RunBusy(run_id, record.owner_pid, record.owner_host)
+        now = time.time()
+        conn.execute("UPDATE runs SET status = 'running', owner_pid = ?, owner_host = ?, heartbeat_at = ?, "
+                      "updated_at = ?, error = NULL WHERE id = ?", (os.getpid(), HOST, now, now, run_id))
+        record.status, record.owner_pid, record.owner_host = RunStatus.RUNNING, os.getpid(), HOST
+        record.heartbeat_at = record.updated_at = now
+        return record
+
+    def update_run(self, run_id: str, *, status: RunStatus | None = None, error: str | None = None,
+                   result: dict | None = None, source: str | None = None, ir: str | None = None,
+                   release: bool = False) -> None:
+        self._call(self._update_run, run_id, status, error, result, source, ir, release, write=True)
+
+    @staticmethod
+    def _update_run(conn, run_id, status, error, result, source, ir, release) -> None:
+        sets, params = ["updated_at = ?"], [time.time()]
+        for column, value in (("status", status.value if status else None), ("error", error),
+                              ("result", _dumps(result) if result is not None else None),
+                              ("source", source), ("ir", ir)):
+            if value is not None:
+                sets.append(f"{column} = ?")
+                params.append(value)
+        if source is not None:
+            sets.append("source_hash = ?")
+            params.append(source_hash(source))
+        if release:
+            sets.append("owner_pid = NULL, owner_host = NULL")
+        if conn.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", (*params, run_id)).rowcount == 0:
+            raise RunNotFound(run_id)
+
+    def request_cancel(self, run_id: str) -> RunRecord:
+        return self._call(self._request_cancel, run_id, write=True)
+
+    def _request_cancel(self, conn, run_id: str) -> RunRecord:
+        record = self._get_run(conn, run_id)
+        if record is None:
+            raise RunNotFound(run_id)
+        if record.status.is_final:
+            return record
+        if record.effective_status() is RunStatus.RUNNING:  # its owner stops it at its next beat
+            conn.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
+            record.cancel_requested = True
+        else:  # nobody is running it: cancel it here
+            conn.execute("UPDATE runs SET status = 'cancelled', cancel_requested = 1, updated_at = ?, "
+                         "owner_pid = NULL, owner_host = NULL WHERE id = ?", (time.time(), run_id))
+            record.status = RunStatus.CANCELLED
+        return record
+
+    # ---------------------------------------------------------------- steps
+
+    def commit_step(self, run_id: str, step: int, state: str, events: list[tuple[str, dict]], *,
+                    history: list[tuple[str, int, str]] = (), status: RunStatus | None = None,
+                    first_seq: int | None = None) -> int:
+        return self._call(self._commit_step, run_id, step, state, events, history, status, first_seq,
+                          write=True)
+
+    async def acommit_step(self, run_id: str, step: int, state: str, events: list[tuple[str, dict]],
+                           *, history: list[tuple[str, int, str]] = (), status: RunStatus | None = None,
+                           first_seq: int | None = None) -> int:
+        return await self.acall(self._commit_step, run_id, step, state, events, history, status, first_seq)
+
+    def _commit_step(self, conn, run_id, step, state, events, history, status, first_seq) -> int:
+        """The per-step transaction: events, new history entries, the checkpoint, and (only when it
+        changes) the run row.
+
+        Path histories only grow, so they are appended as rows instead of being rewritten inside
+        every checkpoint (which would make a long run quadratic). `first_seq` (the caller's own
+        event counter) saves a lookup; liveness is kept by heartbeats, so the run row is not
+        rewritten on every step."""
+        now = time.time()
+        if first_seq is None:
+            first_seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?",
+                                     (run_id,)).fetchone()[0]
+        seq = first_seq - 1
+        if events:
+            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
+                             [(run_id, first_seq + i, step, kind, _dumps(payload), now)
+                              for i, (kind, payload) in enumerate(events)])
+            seq += len(events)
+        if history:
+            conn.executemany("INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?)",
+                             [(run_id, path_id, idx, node) for path_id, idx, node in history])
+        conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)", (run_id, step, state, now))
+        if self.keep_checkpoints:
+            conn.execute("DELETE FROM checkpoints WHERE run_id = ? AND step <= ?",
+                         (run_id, step - self.keep_checkpoints))
+        if status is not None:
+            conn.execute("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?", (status.value, now, run_id))
+        return seq
+
+    def latest_checkpoint(self, run_id: str) -> tuple[int, str] | None:
+        row = self._call(self._latest_checkpoint, run_id)
+        return (row[0], row[1]) if row else None
+
+    @staticmethod
+    def _latest_checkpoint(conn, run_id):
+        return conn.execute("SELECT step, state FROM checkpoints WHERE run_id = ? ORDER BY step DESC LIMIT 1",
+                            (run_id,)).fetchone()
+
+    def history(self, run_id: str) -> dict[str, list[str]]:
+        return self._call(self._history, run_id)
+
+    @staticmethod
+    def _history(conn, run_id) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for path_id, node in conn.execute("SELECT path_id, node FROM history WHERE run_id = ? "
+                                          "ORDER BY path_id, idx", (run_id,)):
+            out.setdefault(path_id, []).append(node)
+        return out
+
+    def events(self, run_id: str, *, after_seq: int = 0, limit: int | None = None,
+               last: int | None = None) -> list[EventRecord]:
+        return self._call(self._events, run_id, after_seq, limit, last)
+
+    @staticmethod
+    def _events(conn, run_id, after_seq, limit, last) -> list[EventRecord]:
+        if last:
+            rows = conn.execute("SELECT * FROM (SELECT * FROM events WHERE run_id = ? AND seq > ? "
+                                "ORDER BY seq DESC LIMIT ?) ORDER BY seq", (run_id, after_seq, last))
+        else:
+            rows = conn.execute("SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                                (run_id, after_seq, limit or -1))
+        return [EventRecord(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    def last_event_seq(self, run_id: str) -> int:
+        return self._call(lambda conn: conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?", (run_id,)).fetchone()[0])
+
+    # ---------------------------------------------------------------- tool calls
+
+    def tool_call_started(self, call: ToolCallRecord) -> None:
+        self._call(self._tool_started, call, write=True)
+
+    async def atool_call_started(self, call: ToolCallRecord) -> None:
+        await self.acall(self._tool_started, call)
+
+    @staticmethod
+    def _tool_started(conn, call: ToolCallRecord) -> None:
+        conn.execute("INSERT INTO tool_calls VALUES (?, ?, ?, ?, ?, 'started', ?, NULL, NULL, 1, ?, NULL) "
+                     "ON CONFLICT (run_id, call_id) DO UPDATE SET status = 'started', attempts = attempts + 1, "
+                     "started_at = excluded.started_at, error = NULL",
+                     (call.run_id, call.call_id, call.path_id, call.name, _dumps(call.arguments),
+                      int(call.idempotent), call.started_at or time.time()))
+
+    async def atool_call_begin(self, call: ToolCallRecord) -> ToolCallRecord | None:
+        """Atomically: the stored record of this call if there is one, else record it as started."""
+        return await self.acall(self._tool_begin, call)
+
+    def _tool_begin(self, conn, call: ToolCallRecord) -> ToolCallRecord | None:
+        existing = self._tool_call(conn, call.run_id, call.call_id)
+        if existing is None:
+            self._tool_started(conn, call)
+        return existing
+
+    def tool_call_finished(self, run_id: str, call_id: str, *, result: Any = None,
+                           error: str | None = None) -> None:
+        self._call(self._tool_finished, run_id, call_id, result, error, write=True)
+
+    async def atool_call_finished(self, run_id: str, call_id: str, *, result: Any = None,
+                                  error: str | None = None) -> None:
+        await self.acall(self._tool_finished, run_id, call_id, result, error)
+
+    @staticmethod
+    def _tool_finished(conn, run_id, call_id, result, error) -> None:
+        status = ToolCallStatus.FAILED if error is not None else ToolCallStatus.COMPLETED
+        conn.execute("UPDATE tool_calls SET status = ?, result = ?, error = ?, finished_at = ? "
+                     "WHERE run_id = ? AND call_id = ?",
+                     (status.value, _dumps(result), error, time.time(), run_id, call_id))
+
+    def tool_call(self, run_id: str, call_id: str) -> ToolCallRecord | None:
+        return self._call(self._tool_call, run_id, call_id)
+
+    async def atool_call(self, run_id: str, call_id: str) -> ToolCallRecord | None:
+        return await self.acall(self._tool_call, run_id, call_id, write=False)
+
+    @staticmethod
+    def _tool_call(conn, run_id, call_id) -> ToolCallRecord | None:
+        row = conn.execute("SELECT * FROM tool_calls WHERE run_id = ? AND call_id = ?", (run_id, call_id)).fetchone()
+        return _tool_call(row) if row else None
+
+    def tool_calls(self, run_id: str) -> list[ToolCallRecord]:
+        return self._call(lambda conn: [_tool_call(r) for r in conn.execute(
+            "SELECT * FROM tool_calls WHERE run_id = ? ORDER BY started_at, call_id", (run_id,))])
+
+    # ---------------------------------------------------------------- LLM exchanges
+
+    def put_llm_exchange(self, exchange: LLMExchange) -> None:
+        self._call(self._put_exchange, exchange, write=True)
+
+    async def aput_llm_exchange(self, exchange: LLMExchange) -> None:
+        await self.acall(self._put_exchange, exchange)
+
+    @staticmethod
+    def _put_exchange(conn, ex: LLMExchange) -> None:
+        conn.execute("INSERT OR REPLACE INTO llm_exchanges VALUES (?, ?, ?, ?, ?)",
+                     (ex.run_id, ex.key, _dumps(ex.request), _dumps(ex.reply), ex.at or time.time()))
+
+    def llm_exchange(self, run_id: str, key: str) -> LLMExchange | None:
+        return self._call(self._exchange, run_id, key)
+
+    async def allm_exchange(self, run_id: str, key: str) -> LLMExchange | None:
+        return await self.acall(self._exchange, run_id, key, write=False)
+
+    @staticmethod
+    def _exchange(conn, run_id, key) -> LLMExchange | None:
+        row = conn.execute("SELECT * FROM llm_exchanges WHERE run_id = ? AND key = ?", (run_id, key)).fetchone()
+        return _exchange(row) if row else None
+
+    def llm_exchanges(self, run_id: str) -> list[LLMExchange]:
+        return self._call(lambda conn: [_exchange(r) for r in conn.execute(
+            "SELECT * FROM llm_exchanges WHERE run_id = ? ORDER BY at, key", (run_id,))])
+
+    # ---------------------------------------------------------------- maintenance
+
+    def schema_version(self) -> int:
+        return self._call(lambda conn: conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0])
+
+    def integrity_check(self) -> str:
+        return self._call(lambda conn: conn.execute("PRAGMA integrity_check").fetchone()[0])

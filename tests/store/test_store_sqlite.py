@@ -1,0 +1,228 @@
+"""The SQLite run store: schema and migrations, runs, steps, liveness, cancellation, tool calls."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dygraph.runtime.journal import ToolInvocation, ToolOutcome
+from dygraph.runtime.state import PathState, RunState
+from dygraph.store import RunBusy, RunExists, RunNotFound, RunStatus, SQLiteStore, ToolCallStatus
+from dygraph.store import base
+from dygraph.store.journal import SQLiteJournal, decode_state, encode_state, load_state
+from dygraph.store.sqlite import SCHEMA_VERSION
+
+
+@pytest.fixture
+def store(tmp_path):
+    with SQLiteStore(tmp_path / "runs.db") as s:
+        yield s
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_default_location_follows_dygraph_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DYGRAPH_HOME", str(tmp_path / "home"))
+    with SQLiteStore() as s:
+        assert s.path == tmp_path / "home" / "runs.db"
+    assert (tmp_path / "home" / "runs.db").exists()
+
+
+def test_schema_is_versioned_in_wal_mode(tmp_path):
+    db = tmp_path / "runs.db"
+    SQLiteStore(db).close()
+    with SQLiteStore(db) as s:  # reopening applies nothing twice
+        assert s.schema_version() == SCHEMA_VERSION
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == SCHEMA_VERSION
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"runs", "checkpoints", "events", "tool_calls", "llm_exchanges", "history"} <= tables
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"runs_by_status", "runs_by_machine", "tool_calls_by_status"} <= indexes
+    conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (SCHEMA_VERSION + 1,))
+    conn.commit()
+    conn.close()
+    with pytest.raises(RuntimeError, match="upgrade dygraph"):
+        SQLiteStore(db)
+
+
+def test_runs_are_created_listed_filtered_and_removed(store):
+    a = store.create_run(machine="order", source="machine 'x'", machine_file="/m/order.dygram", run_id="a")
+    store.create_run(machine="billing", run_id="b", parent_id="a")
+    assert a.source_hash == base.source_hash("machine 'x'")
+    with pytest.raises(RunExists):
+        store.create_run(machine="order", run_id="a")
+    assert [r.id for r in store.list_runs()] == ["b", "a"]  # newest first
+    assert [r.id for r in store.list_runs(machine="order")] == ["a"]
+    assert [r.id for r in store.list_runs(machine="order.dygram")] == ["a"]
+    store.update_run("b", status=RunStatus.COMPLETED, result={"ok": 1}, release=True)
+    assert [r.id for r in store.list_runs(statuses=["completed"])] == ["b"]
+    assert store.get_run("b").result == {"ok": 1}
+    assert store.get_run("a").source == "machine 'x'"
+    store.commit_step("a", 1, "{}", [("node_entered", {"node": "A"})])
+    assert store.delete_run("a") is True
+    assert store.get_run("a") is None and store.events("a") == [] and store.latest_checkpoint("a") is None
+    assert store.delete_run("a") is False
+    with pytest.raises(RunNotFound):
+        store.require_run("a")
+
+
+def test_force_replaces_a_finished_run(store):
+    store.create_run(machine="m", run_id="x")
+    store.commit_step("x", 1, "{}", [("e", {})])
+    store.update_run("x", status=RunStatus.FAILED, release=True)
+    store.create_run(machine="m", run_id="x", force=True)
+    assert store.events("x") == [] and store.get_run("x").status is RunStatus.RUNNING
+
+
+def test_step_commits_state_events_and_history_together(store):
+    store.create_run(machine="m", run_id="r")
+    last = store.commit_step("r", 1, "s1", [("a", {"n": 1}), ("b", {"n": 2})], history=[("p1", 0, "A")])
+    assert last == 2
+    assert store.commit_step("r", 2, "s2", [("c", {})], history=[("p1", 1, "B")]) == 3
+    assert store.latest_checkpoint("r") == (2, "s2")
+    assert [(e.seq, e.step, e.type) for e in store.events("r")] == [(1, 1, "a"), (2, 1, "b"), (3, 2, "c")]
+    assert [e.seq for e in store.events("r", after_seq=1, limit=1)] == [2]
+    assert [e.seq for e in store.events("r", last=2)] == [2, 3]
+    assert store.history("r") == {"p1": ["A", "B"]}
+    assert store.get_run("r").step == 2
+    # a step that fails part-way leaves nothing behind
+    with pytest.raises(sqlite3.IntegrityError):
+        store.commit_step("r", 3, "s3", [("d", {}), ("dup", {})], first_seq=3)
+    assert store.latest_checkpoint("r") == (2, "s2") and len(store.events("r")) == 3
+
+
+def test_keep_checkpoints(tmp_path):
+    with SQLiteStore(tmp_path / "all.db", keep_checkpoints=0) as s:
+        s.create_run(machine="m", run_id="r")
+        for i in range(1, 4):
+            s.commit_step("r", i, f"s{i}", [])
+        assert s._call(lambda c: c.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]) == 3
+    with SQLiteStore(tmp_path / "last.db") as s:
+        s.create_run(machine="m", run_id="r")
+        for i in range(1, 4):
+            s.commit_step("r", i, f"s{i}", [])
+        assert s._call(lambda c: c.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]) == 1
+
+
+def test_state_round_trips_with_histories_stored_as_rows():
+    state = RunState(run_id="r", steps=3, context={"Ctx": {"n": 1}})
+    state.paths["p1"] = PathState(id="p1", node="B", history=["A", "B"], visits={"A": 1})
+    persisted: dict[str, int] = {}
+    text, rows = encode_state(state, persisted)
+    assert rows == [("p1", 0, "A"), ("p1", 1, "B")] and "history" not in text.split('"state"')[1]
+    state.paths["p1"].history.append("C")
+    state.paths["p2"] = PathState(id="p2", node="X", history=["X"])
+    text, more = encode_state(state, persisted)
+    assert more == [("p1", 2, "C"), ("p2", 0, "X")]
+    assert decode_state(text, {"p1": ["A", "B", "C", "D"], "p2": ["X"]}) == state
+
+
+def test_a_run_whose_process_died_is_interrupted(store, monkeypatch):
+    store.create_run(machine="m", run_id="alive")
+    assert store.get_run("alive").effective_status() is RunStatus.RUNNING
+    pid = dead_pid()
+    store.create_run(machine="m", run_id="dead")
+    store._call(lambda c: c.execute("UPDATE runs SET owner_pid = ? WHERE id = 'dead'", (pid,)), write=True)
+    assert store.get_run("dead").effective_status() is RunStatus.INTERRUPTED
+    assert [r.id for r in store.list_runs(statuses=["interrupted"])] == ["dead"]
+    # another host's run is judged by its heartbeat alone
+    store._call(lambda c: c.execute("UPDATE runs SET owner_host = 'elsewhere', heartbeat_at = ? "
+                                    "WHERE id = 'dead'", (time.time(),)), write=True)
+    assert store.get_run("dead").effective_status() is RunStatus.RUNNING
+    monkeypatch.setattr(base, "STALE_AFTER", 0.0)
+    assert store.get_run("dead").effective_status() is RunStatus.INTERRUPTED
+
+
+def test_claiming_a_live_run_is_refused(store, monkeypatch):
+    store.create_run(machine="m", run_id="r")
+    store._call(lambda c: c.execute("UPDATE runs SET owner_pid = 1 WHERE id = 'r'"), write=True)
+    with pytest.raises(RunBusy):  # pid 1 is alive and its heartbeat is fresh
+        store.claim_run("r")
+    claimed = store.claim_run("r", force=True)
+    assert claimed.owner_pid == os.getpid() and claimed.status is RunStatus.RUNNING
+
+
+def test_cancel_reaches_the_owner_through_its_heartbeat(tmp_path, monkeypatch):
+    monkeypatch.setattr("dygraph.store.sqlite.HEARTBEAT_EVERY", 0.05)
+    with SQLiteStore(tmp_path / "runs.db") as owner, SQLiteStore(tmp_path / "runs.db") as other:
+        owner.create_run(machine="m", run_id="r")
+        cancelled = []
+        owner.own("r", lambda: cancelled.append("r"))
+        assert other.request_cancel("r").cancel_requested
+        deadline = time.time() + 5
+        while not cancelled and time.time() < deadline:
+            time.sleep(0.02)
+        assert cancelled == ["r"]
+        owner.disown("r")
+
+
+def test_cancelling_a_run_nobody_runs_cancels_it_at_once(store):
+    store.create_run(machine="m", run_id="r")
+    store._call(lambda c: c.execute("UPDATE runs SET owner_pid = ? WHERE id = 'r'", (dead_pid(),)), write=True)
+    assert store.request_cancel("r").status is RunStatus.CANCELLED
+    assert store.get_run("r").effective_status() is RunStatus.CANCELLED
+    store.update_run("r", status=RunStatus.COMPLETED)
+    assert store.request_cancel("r").status is RunStatus.COMPLETED  # finished runs stay as they are
+
+
+def call(n: int, name: str = "charge", **extra) -> ToolInvocation:
+    invocation = ToolInvocation(run_id="r", path_id="p1", node="Pay", call_id=f"p1:1:1:1:{n}",
+                                name=name, arguments={"amount": n})
+    for key, value in extra.items():
+        setattr(invocation, key, value)
+    return invocation
+
+
+async def test_completed_tool_calls_are_reused_not_repeated(store):
+    store.create_run(machine="m", run_id="r")
+    journal = SQLiteJournal(store, "r")
+    assert await journal.tool_started(call(1)) is None  # new: run it
+    assert store.tool_call("r", "p1:1:1:1:1").status is ToolCallStatus.STARTED
+    await journal.tool_finished(call(1), ToolOutcome(ok=True, value={"receipt": 7}))
+    again = await SQLiteJournal(store, "r").tool_started(call(1))  # e.g. after a resume
+    assert again == ToolOutcome(ok=True, value={"receipt": 7})
+    await journal.tool_started(call(2))
+    await journal.tool_finished(call(2), ToolOutcome(ok=False, error="card declined"))
+    assert await journal.tool_started(call(2)) == ToolOutcome(ok=False, error="card declined")
+    assert store.tool_call("r", "p1:1:1:1:2").status is ToolCallStatus.FAILED
+
+
+async def test_an_interrupted_call_is_retried_only_when_idempotent(store):
+    store.create_run(machine="m", run_id="r")
+    journal = SQLiteJournal(store, "r")
+    await journal.tool_started(call(1))  # ... and the process dies here
+    await journal.tool_started(call(2, idempotent=False))
+    resumed = SQLiteJournal(store, "r")
+    assert await resumed.tool_started(call(1)) is None
+    assert store.tool_call("r", "p1:1:1:1:1").attempts == 2
+    outcome = await resumed.tool_started(call(2, idempotent=False))
+    assert outcome.ok is False and "not idempotent" in outcome.error and "charge" in outcome.error
+    assert resumed.surfaced and store.tool_call("r", "p1:1:1:1:2").status is ToolCallStatus.FAILED
+
+
+async def test_journal_checkpoints_and_resumes_numbering(store):
+    store.create_run(machine="m", run_id="r")
+    journal = SQLiteJournal(store, "r")
+    state = RunState(run_id="r")
+    state.paths["p1"] = PathState(id="p1", node="A", history=["A"])
+    await journal.on_step(state, [{"type": "run_started"}, {"type": "node_entered", "node": "A"}])
+    state.paths["p1"].history.append("B")
+    state.status = "completed"
+    await journal.on_step(state, [{"type": "run_completed"}])
+    step, loaded = load_state(store, "r")
+    assert step == 2 and loaded == state
+    assert store.get_run("r").status is RunStatus.COMPLETED
+    assert [e.type for e in store.events("r")] == ["run_started", "node_entered", "run_completed"]
+    assert store.events("r")[1].payload == {"node": "A"}
+    fresh = SQLiteJournal(store, "r")
+    fresh.prepare_resume(step, loaded)
+    assert (fresh.commits, fresh.next_seq) == (2, 4)
