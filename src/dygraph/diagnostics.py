@@ -38,6 +38,7 @@ CODES: dict[str, Code] = _catalogue(
     ("DG104", "error", "unterminated string or comment"),
     ("DG105", "error", "invalid escape or literal"),
     ("DG110", "error", "file cannot be read"),
+    ("DG190", "error", "formatting would change the program"),
     ("DG201", "error", "duplicate node declaration"),
     ("DG202", "error", "ambiguous node reference"),
     ("DG203", "error", "undefined node reference"),

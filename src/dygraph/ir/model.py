@@ -21,7 +21,7 @@ PRIMITIVE_TYPES = frozenset({"string", "number", "boolean", "float", "double", "
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, ser_json_inf_nan="constants")
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="constants", defer_build=True)
 
 
 class SourceSpan(_Model):
@@ -152,6 +152,7 @@ class Edge(_Model):
     label: Optional[str] = Field(None, description="Bare text of the arrow label ('text')")
     inline: dict[str, Value] = Field(default_factory=dict,
                                      description="Named attributes written inside the arrow (flags are true)")
+    flags: list[str] = Field(default_factory=list, description="Names written as flags (`-async;->`)")
     block: list[Attribute] = Field(default_factory=list, description="Attributes of the `{ … }` block after the edge")
     annotations: list[Annotation] = Field(default_factory=list)
     source_multiplicity: Optional[str] = None

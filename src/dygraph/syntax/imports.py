@@ -1,0 +1,135 @@
+"""Multi-file programs: `import { A, B.C as D } from "./lib.dy"` (reference §10, decisions 7 and 10).
+
+Each imported symbol's declaration (with its subtree, attributes and nested edges) is copied into the
+importing file's root, renamed to its alias. Imports are transitive; cycles and missing files or
+symbols are diagnostics.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from dygraph.diagnostics import Diagnostic
+from dygraph.ir.model import Import, ImportedSymbol
+from dygraph.syntax.lower import FileDecl, ImportDecl, NodeDecl
+
+EXTENSIONS = (".dy", ".dygram", ".mach")
+
+
+def resolve_import_path(importer: str, path: str) -> Optional[str]:
+    base = os.path.dirname(os.path.abspath(importer)) if importer and not importer.startswith("<") else os.getcwd()
+    candidate = os.path.normpath(os.path.join(base, path))
+    if os.path.isfile(candidate):
+        return candidate
+    if not os.path.splitext(candidate)[1] or not os.path.isfile(candidate):
+        for ext in EXTENSIONS:
+            if os.path.isfile(candidate + ext):
+                return candidate + ext
+    return None
+
+
+def _all_decls(decls: list[NodeDecl], prefix: str = "") -> list[tuple[str, NodeDecl]]:
+    out = []
+    for d in decls:
+        if d.is_note:
+            continue
+        path = f"{prefix}.{'.'.join(d.qname)}" if prefix else ".".join(d.qname)
+        out.append((path, d))
+        out.extend(_all_decls(d.children, path))
+    return out
+
+
+def find_symbol(decl: FileDecl, symbol: str) -> Optional[NodeDecl]:
+    """Exact path first, then the symbol's short name anywhere in the file (first match)."""
+    everything = _all_decls(decl.nodes)
+    for path, d in everything:
+        if path == symbol:
+            return d
+    short = symbol.rsplit(".", 1)[-1]
+    for path, d in everything:
+        if path.rsplit(".", 1)[-1] == short:
+            return d
+    return None
+
+
+@dataclass
+class ImportResolver:
+    """Loads imported files (each once), splicing imported declarations into the importer."""
+
+    load_decl: Callable[[str], tuple[Optional[FileDecl], list[Diagnostic]]]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    loaded: dict[str, Optional[FileDecl]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def resolve(self, decl: FileDecl, stack: tuple[str, ...] = ()) -> list[Import]:
+        here = os.path.abspath(decl.file) if not decl.file.startswith("<") else decl.file
+        stack = stack + (here,)
+        imports: list[Import] = []
+        seen_symbols: dict[str, str] = {}
+        for imp in decl.imports:
+            imports.append(self._resolve_one(decl, imp, stack, seen_symbols))
+        return imports
+
+    def _resolve_one(self, decl: FileDecl, imp: ImportDecl, stack: tuple[str, ...],
+                     seen_symbols: dict[str, str]) -> Import:
+        symbols = [ImportedSymbol.model_construct(symbol=s, alias=a, span=sp) for s, a, sp in imp.symbols]
+        result = Import.model_construct(path=imp.path, resolved_path=None, symbols=symbols, span=imp.span)
+        if not imp.path.strip():
+            self._error("DG211", "import path is empty", imp)
+            return result
+        target = resolve_import_path(decl.file, imp.path)
+        if target is None:
+            self._error("DG206", f"cannot find '{imp.path}' (tried {', '.join(EXTENSIONS)})", imp,
+                        hint="import paths are relative to the importing file")
+            return result
+        result.resolved_path = target
+        if target in stack:
+            chain = " -> ".join(os.path.basename(p) for p in stack[stack.index(target):] + (target,))
+            self._error("DG207", f"circular import: {chain}", imp)
+            return result
+        lib = self._load(target, stack)
+        if lib is None:
+            return result
+        local_names = {d.qname[0] for d in decl.nodes if not d.is_note and len(d.qname) == 1}
+        for sym in symbols:
+            found = find_symbol(lib, sym.symbol)
+            if found is None:
+                names = [p for p, _ in _all_decls(lib.nodes)]
+                close = difflib.get_close_matches(sym.symbol, names, n=1, cutoff=0.6)
+                self._error("DG208", f"'{sym.symbol}' is not defined in '{imp.path}'", sym,
+                            hint=f"did you mean '{close[0]}'?" if close else
+                            (f"it defines: {', '.join(names[:8])}" if names else "that file defines no nodes"))
+                continue
+            local = sym.local_name
+            if local in seen_symbols and seen_symbols[local] != target:
+                self._error("DG210", f"'{local}' is imported from both '{seen_symbols[local]}' and '{imp.path}'",
+                            sym)
+                continue
+            seen_symbols[local] = target
+            if local in local_names:
+                self._error("DG209", f"imported '{local}' collides with the local node '{local}'", sym,
+                            hint=f"import it under another name: {sym.symbol} as Other{local}")
+                continue
+            clone = copy.deepcopy(found)
+            clone.qname = [local]
+            decl.nodes.append(clone)
+            local_names.add(local)
+        return result
+
+    def _load(self, path: str, stack: tuple[str, ...]) -> Optional[FileDecl]:
+        if path in self.loaded:
+            return self.loaded[path]
+        lib, diags = self.load_decl(path)
+        self.diagnostics.extend(diags)
+        self.loaded[path] = lib
+        if lib is not None:
+            self.files.append(path)
+            self.resolve(lib, stack)
+        return lib
+
+    def _error(self, code: str, message: str, at, hint: Optional[str] = None) -> None:
+        self.diagnostics.append(Diagnostic.make(code, message, at.span, hint=hint))

@@ -1,0 +1,255 @@
+"""Source text → Lark parse tree, or syntax diagnostics (never both, never a partial tree).
+
+The LALR table is built once per grammar version and cached on disk by Lark, so a cold
+`dygraph check` does not pay for table construction.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from dygraph.diagnostics import Diagnostic
+
+RESERVED = frozenset({"machine", "import", "from", "as"})
+MAX_SYNTAX_ERRORS = 20
+
+
+def grammar_text() -> str:
+    """`grammar/dygram.lark` of a source checkout (editable installs), else the copy in the wheel."""
+    checkout = Path(__file__).resolve().parents[2].parent / "grammar" / "dygram.lark"
+    if checkout.is_file():
+        return checkout.read_text(encoding="utf-8")
+    return resources.files("dygraph.syntax").joinpath("dygram.lark").read_text(encoding="utf-8")
+
+
+def _cache_path() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "dygraph")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, "lalr-")  # Lark appends a hash of grammar and options
+    except OSError:
+        return os.path.join(tempfile.gettempdir(), "dygraph-lalr-")
+
+
+@lru_cache(maxsize=1)
+def lark_parser() -> Lark:
+    text = grammar_text()
+    options = dict(parser="lalr", lexer="contextual", maybe_placeholders=False)
+    try:
+        import hashlib
+
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return Lark(text, cache=_cache_path() + digest + ".pickle", **options)
+    except (OSError, EOFError, ValueError):  # unwritable or corrupt cache: build in memory
+        return Lark(text, **options)
+
+
+# ---------------------------------------------------------------- error messages
+
+_TERMINAL_WORDS = {
+    "ID": "a name",
+    "STRING": "a string",
+    "NUMBER": "a number",
+    "EXTID": "an #id",
+    "$END": "end of file",
+    "ARROW_SINGLE": "'->'",
+    "ARROW_DOUBLE": "'-->'",
+    "FAT_ARROW": "'=>'",
+    "LABEL_SINGLE": "'-'",
+    "LABEL_DOUBLE": "'--'",
+    "LABEL_FAT": "'='",
+    "BIDI_ARROW": "'<-->'",
+    "BIDI_LABELED": "a labelled '<--x-->' arrow",
+    "INHERIT_ARROW": "'<|--'",
+    "COMPOSE_ARROW": "'*-->'",
+    "AGGREGATE_ARROW": "'o-->'",
+}
+_ARROWS = {"ARROW_SINGLE", "ARROW_DOUBLE", "FAT_ARROW", "LABEL_SINGLE", "LABEL_DOUBLE", "LABEL_FAT",
+           "BIDI_ARROW", "BIDI_LABELED", "INHERIT_ARROW", "COMPOSE_ARROW", "AGGREGATE_ARROW"}
+
+
+def _describe_terminal(name: str) -> str:
+    if name in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[name]
+    try:
+        pattern = lark_parser().get_terminal(name).pattern
+        if pattern.type == "str":
+            return repr(pattern.value)
+    except KeyError:
+        pass
+    return name.lower()
+
+
+def _describe_expected(expected: set[str]) -> str:
+    names = set(expected)
+    words: list[str] = []
+    if names & _ARROWS:
+        words.append("an arrow")
+        names -= _ARROWS
+    words.extend(sorted({_describe_terminal(n) for n in names}))
+    if len(words) > 6:
+        words = words[:6] + ["…"]
+    if not words:
+        return "nothing"
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "$END":
+        return "end of file"
+    text = str(tok)
+    if len(text) > 30:
+        text = text[:27] + "…"
+    kind = _TERMINAL_WORDS.get(tok.type)
+    if kind and tok.type in ("ID", "STRING", "NUMBER", "EXTID"):
+        return f"{kind} {text!r}"
+    return repr(text)
+
+
+def _line_text(text: str, line: int) -> str:
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def _hint_for(text: str, tok: Token | None, line: int, column: int, expected: set[str]) -> str | None:
+    before = _line_text(text, line)[: max(column - 1, 0)]
+    current = _line_text(text, line)
+    value = str(tok) if tok is not None else ""
+    if re.search(r"\b(when|unless|if)\s*:\s*[^'\"]*$", before) and not value.startswith(("'", '"')):
+        return "quote the condition: -when: 'count > 3';-> (CEL expressions with spaces or operators need quotes)"
+    if value.startswith("#") or (tok is None and current[column - 1:column] == "#"):
+        return "comments are written // … or /* … */; '#' starts an external id like #envKey"
+    if value == "@" and re.search(r"\{\s*$", before):
+        return "annotations go after the node name and title, before '{': Task a \"Title\" @Critical { … }"
+    if value == "," and re.search(r":\s*\S+\s*$", before) and "{" in before:
+        return "object members are separated by ';', not ',': { min: 0; max: 10 }"
+    if value == "-" or (tok is None and current[column - 1:column] == "-"):
+        if re.search(r"@\w+\([^)]*$", before):
+            return "hyphenated keys are not names; use an alias (col, penwidth) or a quoted string"
+    if value == "machine":
+        return "a file has one 'machine \"Title\"' header, before any node or edge"
+    if value in RESERVED:
+        return f"'{value}' is a reserved word; choose another name"
+    if value == "[" and before.rstrip().endswith("-"):
+        return "edge labels take plain values: a -when: 'x > 0';-> b (no [ … ])"
+    if tok is not None and tok.type in _ARROWS and re.match(r"\s*\w+\s+\w+", current):
+        return "a typed declaration cannot be an edge source: declare it, then write 'name -> target'"
+    if expected & {"RBRACE"} and value in ("", "$END"):
+        return "a '{' is not closed"
+    return None
+
+
+def _syntax_diagnostic(text: str, file: str, err: UnexpectedInput) -> Diagnostic:
+    line, column = getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1
+    if isinstance(err, UnexpectedCharacters):
+        char = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+        if char in "\"'":
+            return Diagnostic.make("DG104", "unterminated string: the closing quote is missing",
+                                   _Span(file, line, column, line, column + 1), file=file,
+                                   hint="strings may span lines, but need a closing " + char)
+        if text.startswith("/*", err.pos_in_stream):
+            return Diagnostic.make("DG104", "unterminated comment: '*/' is missing",
+                                   _Span(file, line, column, line, column + 2), file=file)
+        expected = set(err.allowed or ())
+        hint = _hint_for(text, None, line, column, expected)
+        message = f"unexpected character {char!r}"
+        if expected:
+            message += f"; expected {_describe_expected(expected)}"
+        return Diagnostic.make("DG102", message, _Span(file, line, column, line, column + 1), file=file, hint=hint)
+    tok: Token = err.token  # type: ignore[attr-defined]
+    expected = set(getattr(err, "expected", ()) or ())
+    hint = _hint_for(text, tok, line, column, expected)
+    if tok.type == "$END" or isinstance(err, UnexpectedEOF):
+        end_line = text.count("\n") + 1
+        end_col = len(text) - (text.rfind("\n") + 1) + 1
+        return Diagnostic.make("DG103", f"unexpected end of file; expected {_describe_expected(expected)}",
+                               _Span(file, end_line, end_col, end_line, end_col), file=file, hint=hint)
+    end_line = tok.end_line or line
+    end_col = tok.end_column or column + len(str(tok))
+    message = f"unexpected {_describe_token(tok)}; expected {_describe_expected(expected)}"
+    return Diagnostic.make("DG101", message, _Span(file, line, column, end_line, end_col), file=file, hint=hint)
+
+
+class _Span:
+    __slots__ = ("file", "line", "column", "end_line", "end_column")
+
+    def __init__(self, file, line, column, end_line, end_column):
+        self.file, self.line, self.column, self.end_line, self.end_column = file, line, column, end_line, end_column
+
+
+# Strings, comments and braces, to find where the next top-level statement starts after an error.
+_SCAN = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|//[^\n]*|/\*.*?\*/|[{}]|\n', re.S)
+
+
+def _next_statement_offsets(text: str) -> list[int]:
+    """Offsets of line starts at brace depth 0 (candidate resynchronisation points)."""
+    out, depth = [], 0
+    for m in _SCAN.finditer(text):
+        tok = m.group()
+        if tok == "{":
+            depth += 1
+        elif tok == "}":
+            depth = max(depth - 1, 0)
+        elif tok == "\n" and depth == 0:
+            out.append(m.end())
+    return out
+
+
+def parse(text: str, file: str = "<string>") -> tuple[Tree | None, list[Diagnostic]]:
+    """Parse DyGram source. On syntax errors returns (None, diagnostics) with every error found:
+    after an error, parsing resumes at the next top-level line so independent mistakes are all reported."""
+    parser = lark_parser()
+    diagnostics: list[Diagnostic] = []
+    try:
+        tree = parser.parse(text)
+    except UnexpectedInput as err:
+        diagnostics.append(_syntax_diagnostic(text, file, err))
+        tree = None
+        resync = _next_statement_offsets(text)
+        pos = getattr(err, "pos_in_stream", None)
+        if pos is None:
+            tok = getattr(err, "token", None)
+            pos = getattr(tok, "start_pos", None) or len(text)
+        while len(diagnostics) < MAX_SYNTAX_ERRORS:
+            start = next((o for o in resync if o > pos and not text[o:].lstrip().startswith("}")), None)
+            if start is None:
+                break
+            # Keep line numbers: blank out what came before, preserving newlines.
+            padded = re.sub(r"[^\n]", " ", text[:start]) + text[start:]
+            try:
+                parser.parse(padded)
+                break
+            except UnexpectedInput as more:
+                d = _syntax_diagnostic(padded, file, more)
+                if d.code == "DG103" and any(x.code == "DG103" for x in diagnostics):
+                    break
+                diagnostics.append(d)
+                tok = getattr(more, "token", None)
+                pos = getattr(more, "pos_in_stream", None) or getattr(tok, "start_pos", None) or len(text)
+    if tree is not None:
+        diagnostics.extend(_reserved_word_uses(tree, file))
+        if diagnostics:
+            return None, diagnostics
+    return tree, diagnostics
+
+
+def _reserved_word_uses(tree: Tree, file: str) -> list[Diagnostic]:
+    """Keywords are reserved everywhere (reference §1.3); the contextual lexer would otherwise read
+    `machine` as a name where the keyword cannot appear (e.g. a second header)."""
+    out = []
+    for tok in tree.scan_values(lambda v: isinstance(v, Token) and v.type == "ID" and v in RESERVED):
+        hint = ("a file has one 'machine \"Title\"' header, before any node or edge" if tok == "machine"
+                else f"'{tok}' is a reserved word; choose another name")
+        out.append(Diagnostic.make(
+            "DG101", f"unexpected keyword {str(tok)!r}; it cannot be used as a name here",
+            _Span(file, tok.line, tok.column, tok.end_line, tok.end_column), file=file, hint=hint))
+    return out
