@@ -39,12 +39,12 @@ class PathState(_State):
     turns: dict[str, int] = Field(default_factory=dict, description="Agent turns per node")
     spawned: int = Field(0, description="Paths spawned by this path (child ids derive from it)")
     parent: Optional[str] = None
-    via: Optional[str] = Field(None, description="Edge key the path arrived by (for edge @retry/@timeout)")
+    via: Optional[int] = Field(None, description="Index of the edge the path arrived by (edge @retry/@timeout)")
     item: Any = None
     index: Optional[int] = None
     map_source: Optional[str] = None
     barrier: Optional[str] = Field(None, description="Barrier id the path waits at")
-    barrier_target: Optional[str] = None
+    barrier_target: Optional[int] = Field(None, description="Index of the barrier edge to take on release")
     inbox: list[dict] = Field(default_factory=list, description="Messages for the path's next agent turn")
     output: Optional[str] = Field(None, description="Text of the last agent turn")
     first_result: Optional[dict] = Field(None, description="Result of the path's first node")

@@ -1,0 +1,380 @@
+"""The machine as the runtime sees it: per-node exit tables precomputed once from the IR.
+
+Stepping a path must be cheap, so everything that depends only on the machine — which edges are
+control exits, which are `@auto` / `@async` / `@parallel` / `@map` / barrier / catch, priorities,
+retry and timeout policies, context access, module entry, tool names, barrier reachability — is
+computed here once, not per step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from dygraph.ir.model import Annotation, Edge, Machine, Node, TypeRef
+
+ASYNC_NAMES = ("async", "spawn", "fork")
+BARRIER_NAMES = ("barrier", "wait", "sync")
+MERGE_NAMES = ("join", "merge")
+MAP_NAMES = ("map", "foreach", "each")
+CONFIG_NODE_NAMES = ("config", "llmconfig", "modelconfig")
+NON_CONTROL_TYPES = ("context", "style", "note")
+
+
+@dataclass(slots=True)
+class Exit:
+    """One control exit of a node (its own edge, or one inherited from a module parent)."""
+
+    index: int  # position in the machine's edge list: a stable key for the state
+    edge: Edge
+    target: str
+    tool: str  # suffix for transition_to_/spawn_async_to_
+    condition: Optional[str]
+    auto: bool
+    spawn: bool  # @async / @spawn / @fork
+    parallel: bool
+    map_source: Optional[str]
+    barrier: Optional[str]
+    merge: bool
+    catch: bool
+    priority: float
+    order: int
+    retry: Optional[int]
+    timeout: Optional[float]
+    description: str
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    path: str
+    node: Node
+    kind: Optional[str]  # effective type
+    prompt: Optional[str]
+    question: str
+    exits: list[Exit]  # control exits, catch excluded, by (priority, order)
+    catches: list[Exit]
+    reads: list[str]  # context paths readable here
+    writes: list[str]
+    retry: Optional[int]
+    timeout: Optional[float]
+    model: Optional[str]
+    attributes: dict[str, Any]
+    auto: list[Exit] = field(default_factory=list)
+    forks: list[Exit] = field(default_factory=list)  # @parallel and @map
+    spawns: list[Exit] = field(default_factory=list)  # @async (not @auto)
+    plain: list[Exit] = field(default_factory=list)  # everything a path can move along itself
+
+    @property
+    def is_state(self) -> bool:
+        return self.kind == "state"
+
+
+def parse_duration(value: Any) -> Optional[float]:
+    """`"30s"`, `"500ms"`, `"2m"`, `"1h"` or a number of seconds."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(value))
+    if not m:
+        return None
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def _annotation_arg(a: Optional[Annotation], *keys: str) -> Any:
+    if a is None:
+        return None
+    if a.params:
+        for k in keys:
+            if k in a.params:
+                return a.params[k]
+    return a.value if a.has_value else None
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _priority(value: Any) -> float:
+    """Lower first: `@priority(1)` before `@priority(2)`; high/medium/low = 1/2/3; none last."""
+    if value is None:
+        return float("inf")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return {"high": 1.0, "medium": 2.0, "normal": 2.0, "low": 3.0}.get(str(value).lower(), float("inf"))
+
+
+def _flag(edge: Edge, names: tuple[str, ...]) -> Optional[Annotation | bool]:
+    a = edge.annotation(*names)
+    if a is not None:
+        return a if a.value is not False else None
+    for k, v in edge.inline.items():
+        if k.lower() in names and v is not False and v is not None:
+            return True
+    return None
+
+
+def tool_safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)[:48]
+
+
+def json_schema_for(type_ref: Optional[TypeRef], value: Any = None) -> dict:
+    """JSON Schema of an attribute from its declared type (or its value when untyped)."""
+    if type_ref is None:
+        return _schema_from_value(value)
+    if type_ref.literals is not None:
+        schema: dict = {"type": "string", "enum": list(type_ref.literals)}
+    else:
+        name = type_ref.name.lower()
+        if name in ("string", "str", "text"):
+            schema = {"type": "string"}
+        elif name in ("number", "float", "double", "decimal"):
+            schema = {"type": "number"}
+        elif name in ("integer", "int"):
+            schema = {"type": "integer"}
+        elif name in ("boolean", "bool"):
+            schema = {"type": "boolean"}
+        elif name in ("array", "list", "set"):
+            schema = {"type": "array"}
+            if type_ref.args:
+                schema["items"] = json_schema_for(type_ref.args[0])
+        elif name in ("map", "object", "json", "record", "dict"):
+            schema = {"type": "object"}
+        else:
+            schema = {}
+    if type_ref.optional and "type" in schema:
+        schema["type"] = [schema["type"], "null"]
+    return schema
+
+
+def _schema_from_value(value: Any) -> dict:
+    if isinstance(value, bool):
+        return {"type": "boolean"}
+    if isinstance(value, int):
+        return {"type": "number"}
+    if isinstance(value, float):
+        return {"type": "number"}
+    if isinstance(value, str):
+        return {"type": "string"}
+    if isinstance(value, list):
+        return {"type": "array"}
+    if isinstance(value, dict):
+        return {"type": "object"}
+    return {}
+
+
+class Program:
+    """Everything about a machine the runtime needs, computed once."""
+
+    def __init__(self, machine: Machine):
+        self.machine = machine
+        self.kinds: dict[str, Optional[str]] = {n.path: machine.effective_type(n) for n in machine.nodes}
+        self.contexts: list[str] = [n.path for n in machine.nodes if self.kinds[n.path] == "context"]
+        self.context_set = frozenset(self.contexts)
+        self.machine_attributes = {a.name: a.value for a in machine.attributes}
+        names: dict[str, int] = {}
+        for n in machine.nodes:
+            names[n.name] = names.get(n.name, 0) + 1
+        self._unique_names = {k for k, v in names.items() if v == 1}
+        self.config_model = self._config_model()
+        self.own_exits: dict[str, list[Exit]] = {}
+        self.own_catches: dict[str, list[Exit]] = {}
+        self._classify_edges()
+        self.nodes: dict[str, NodeInfo] = {n.path: self._node_info(n) for n in machine.nodes}
+        self._entry: dict[str, str] = {}
+        self.starts = self._start_nodes()
+        self.barrier_reach = self._barrier_reach()
+
+    # ---- naming ----
+
+    def display(self, path: str) -> str:
+        name = path.rsplit(".", 1)[-1]
+        return name if name in self._unique_names else path
+
+    def tool_suffix(self, path: str) -> str:
+        return tool_safe(self.display(path).replace(".", "_"))
+
+    def context_var(self, path: str) -> str:
+        return self.machine.node(path).name
+
+    # ---- edges ----
+
+    def is_control(self, e: Edge) -> bool:
+        if e.inferred or e.relation in ("reads", "writes"):
+            return False
+        src, dst = self.machine.get(e.source), self.machine.get(e.target)
+        if src is None or dst is None:
+            return False
+        return self.kinds[e.source] not in NON_CONTROL_TYPES and self.kinds[e.target] not in NON_CONTROL_TYPES
+
+    def _classify_edges(self) -> None:
+        for index, e in enumerate(self.machine.edges):
+            if not self.is_control(e):
+                continue
+            barrier = _flag(e, BARRIER_NAMES)
+            merge = _flag(e, MERGE_NAMES)
+            sync = barrier or merge
+            barrier_id = None
+            if sync is not None:
+                raw = _annotation_arg(sync, "id", "group", "name") if isinstance(sync, Annotation) else None
+                barrier_id = str(raw).replace(".", "_") if raw is not None and raw is not True else "default"
+                if isinstance(sync, Annotation) and sync.params and "merge" in sync.params:
+                    merge = sync if sync.params["merge"] not in (False, "false") else None
+            mapping = _flag(e, MAP_NAMES)
+            map_source = None
+            if mapping is not None:
+                raw = _annotation_arg(mapping, "items", "source") if isinstance(mapping, Annotation) else None
+                map_source = str(raw) if raw is not None and raw is not True else ""
+            attrs = e.attributes
+            retry = _int_or_none(_annotation_arg(e.annotation("retry"), "max", "attempts", "n"))
+            timeout = parse_duration(_annotation_arg(e.annotation("timeout"), "after", "seconds"))
+            condition = e.condition_expression
+            description = str(attrs.get("text") or attrs.get("desc") or attrs.get("description") or "")
+            ex = Exit(
+                index=index, edge=e, target=e.target, tool=self.tool_suffix(e.target), condition=condition,
+                auto=_flag(e, ("auto",)) is not None, spawn=_flag(e, ASYNC_NAMES) is not None,
+                parallel=_flag(e, ("parallel",)) is not None, map_source=map_source, barrier=barrier_id,
+                merge=merge is not None, catch=e.relation == "catch",
+                priority=_priority(_annotation_arg(e.annotation("priority"), "value", "level")),
+                order=index, retry=retry, timeout=timeout, description=description,
+            )
+            bucket = self.own_catches if ex.catch else self.own_exits
+            bucket.setdefault(e.source, []).append(ex)
+        for table in (self.own_exits, self.own_catches):
+            for exits in table.values():
+                exits.sort(key=lambda x: (x.priority, x.order))
+
+    def _inherited(self, table: dict[str, list[Exit]], path: Optional[str]) -> list[Exit]:
+        while path is not None:
+            exits = table.get(path)
+            if exits:
+                return exits
+            path = self.machine.node(path).parent
+        return []
+
+    # ---- nodes ----
+
+    def _node_info(self, n: Node) -> NodeInfo:
+        exits = self._inherited(self.own_exits, n.path)
+        catches = self._inherited(self.own_catches, n.path)
+        reads, writes = self._access(n)
+        prompt = n.attr_value("prompt")
+        model = n.attr_value("model") or n.attr_value("modelId")
+        info = NodeInfo(
+            path=n.path, node=n, kind=self.kinds[n.path],
+            prompt=None if prompt is None else str(prompt),
+            question=str(n.attr_value("desc") or n.attr_value("description") or n.title
+                         or f"Choose how to continue from {self.display(n.path)}."),
+            exits=exits, catches=catches, reads=reads, writes=writes,
+            retry=_int_or_none(_annotation_arg(n.annotation("retry"), "max", "attempts", "n")),
+            timeout=parse_duration(_annotation_arg(n.annotation("timeout"), "after", "seconds")),
+            model=None if model is None else str(model),
+            attributes={a.name: a.value for a in n.attributes},
+        )
+        for ex in exits:
+            if ex.parallel or ex.map_source is not None:
+                info.forks.append(ex)
+            elif ex.auto:
+                info.auto.append(ex)
+            elif ex.spawn:
+                info.spawns.append(ex)
+            else:
+                info.plain.append(ex)
+        return info
+
+    def _access(self, n: Node) -> tuple[list[str], list[str]]:
+        """Contexts readable/writable at a node: `-reads->`, `-writes->`/`-stores->`, `Ctx -> node`,
+        a plain `node -> Ctx`; ancestors' contexts are readable by their children."""
+        reads: list[str] = []
+        writes: list[str] = []
+        chain, p = [], n.path
+        while p is not None:
+            chain.append(p)
+            p = self.machine.node(p).parent
+        for depth, p in enumerate(chain):
+            for e in self.machine.outgoing(p):
+                if e.target in self.context_set:
+                    if e.target not in reads:
+                        reads.append(e.target)
+                    if depth == 0 and e.relation == "writes" and e.target not in writes:
+                        writes.append(e.target)
+            for e in self.machine.incoming(p):
+                if e.source in self.context_set and e.source not in reads:
+                    reads.append(e.source)
+        return reads, writes
+
+    def _config_model(self) -> Optional[str]:
+        for n in self.machine.nodes:
+            if n.name.lower() in CONFIG_NODE_NAMES:
+                m = n.attr_value("model") or n.attr_value("modelId")
+                if m:
+                    return str(m)
+        m = self.machine_attributes.get("model") or self.machine_attributes.get("modelId")
+        return str(m) if m else None
+
+    def entry(self, path: str) -> str:
+        """Entering a `state` with children enters its first child (task, then state, then other)."""
+        hit = self._entry.get(path)
+        if hit is None:
+            hit = path
+            seen = set()
+            while hit not in seen and self.kinds.get(hit) == "state":
+                seen.add(hit)
+                children = [c for c in self.machine.children(hit) if self.kinds[c.path] not in NON_CONTROL_TYPES]
+                if not children:
+                    break
+                by_kind = ([c for c in children if self.kinds[c.path] == "task"]
+                           or [c for c in children if self.kinds[c.path] == "state"] or children)
+                hit = by_kind[0].path
+            self._entry[path] = hit
+        return hit
+
+    def _start_nodes(self) -> list[str]:
+        m = self.machine
+        control = [n for n in m.nodes if self.kinds[n.path] not in NON_CONTROL_TYPES + ("tool",)]
+        marked = [n.path for n in control
+                  if n.type_lower == "init" or n.has_annotation("start") or n.name.lower() == "start"]
+        if marked:
+            return marked
+        has_incoming = {e.target for e in m.edges if self.is_control(e)}
+        fallback = [n.path for n in control if n.path not in has_incoming and n.parent is None]
+        if not fallback:
+            fallback = [n.path for n in control if n.path not in has_incoming]
+        if not fallback and control:
+            fallback = [control[0].path]
+        return fallback
+
+    # ---- barriers ----
+
+    def successors(self, path: str) -> set[str]:
+        info = self.nodes[path]
+        return {self.entry(x.target) for x in info.exits + info.catches}
+
+    def _barrier_reach(self) -> dict[str, frozenset[str]]:
+        """For each barrier id: nodes from which some edge of the barrier can still be reached."""
+        sources: dict[str, set[str]] = {}
+        for path, info in self.nodes.items():
+            for ex in info.exits:
+                if ex.barrier is not None:
+                    sources.setdefault(ex.barrier, set()).add(path)
+        if not sources:
+            return {}
+        reverse: dict[str, set[str]] = {}
+        for path in self.nodes:
+            for nxt in self.successors(path):
+                reverse.setdefault(nxt, set()).add(path)
+        out = {}
+        for bid, srcs in sources.items():
+            seen, queue = set(srcs), deque(srcs)
+            while queue:
+                for prev in reverse.get(queue.popleft(), ()):
+                    if prev not in seen:
+                        seen.add(prev)
+                        queue.append(prev)
+            out[bid] = frozenset(seen)
+        return out
