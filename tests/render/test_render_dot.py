@@ -335,7 +335,7 @@ def test_markdown_in_titles_edge_text_and_notes_renders_in_svg():
 
 
 nasty_text = st.text(alphabet=st.sampled_from(list('<>&"\'\\{}[]|:;#*_`~\n\t') + ["a", "N", "é", "\x01", " "]),
-                     min_size=1, max_size=24)
+                     min_size=0, max_size=24)
 identifier = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
 
 
@@ -355,6 +355,16 @@ def test_html_escaping_never_breaks_dot(name, title, value, key, edge_text, mult
     shown = " ".join("".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text"))
     for word in re.findall(r"[A-Za-z]{2,}", value):
         assert word in shown
+
+
+def test_blank_text_and_odd_style_keys_never_produce_invalid_dot():
+    m = machine(node("a", title="  ", attrs={"desc": ""}), node("b", anns=[ann("style", "\\: x; :y; z\\: 1")]),
+                edges=[edge("a", "b", label=" ", annotations=[ann("style", "\\")]),
+                       edge("a", "b", None, inferred=True)],
+                notes=[Note(target="a", text="")], title=" ")
+    p = probe(to_dot(m))
+    assert len(p.edges) == 3
+    assert not {k for k in p.nodes["b"] if "\\" in k}
 
 
 def test_to_svg_and_jupyter_repr_are_svg():

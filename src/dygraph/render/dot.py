@@ -14,7 +14,8 @@ import graphviz
 
 from dygraph.ir.model import Annotation, Attribute, Edge, Machine, Node, Note
 
-from .html import (escape, format_annotation, format_value, markdown, plain, port_name, truncate)
+from .html import (drop_empty_elements, escape, format_annotation, format_value, markdown, plain, port_name,
+                   truncate)
 from .style import (ASYNC_NAMES, BARRIER_NAMES, MAP_NAMES, StyleSheet, look_for, merge, modifiers,
                     normalize_direction, style_annotation, style_attribute, style_from_value, to_dot_attrs)
 
@@ -59,9 +60,13 @@ def to_dot(machine: Machine, direction: Optional[str] = None) -> str:
 
 
 def _table(rows: Iterable[str], **attrs: str) -> str:
+    """A one-column borderless table of the non-empty rows; "" when nothing is left."""
+    kept = [r for r in (drop_empty_elements(r) for r in rows) if r.strip()]
+    if not kept:
+        return ""
     head = " ".join(f'{k.upper()}="{v}"' for k, v in
                     {"border": "0", "cellborder": "0", "cellspacing": "0", "cellpadding": "1", **attrs}.items())
-    return f"<TABLE {head}>" + "".join(f"<TR><TD>{r}</TD></TR>" for r in rows) + "</TABLE>"
+    return f"<TABLE {head}>" + "".join(f"<TR><TD>{r}</TD></TR>" for r in kept) + "</TABLE>"
 
 
 def _html(inner: str) -> str:
@@ -74,6 +79,8 @@ def _annotation_text(annotations: Iterable[Annotation]) -> str:
 
 
 def _value_html(value: Any) -> str:
+    if value == "":
+        return "&quot;&quot;"  # an empty string is a value, unlike a missing one
     return plain(truncate(format_value(value), VALUE_LIMIT), br='<BR ALIGN="LEFT"/>')
 
 
@@ -162,7 +169,7 @@ class _DotBuilder:
         table = self.attribute_table("", [a for a in m.attributes if a.name not in MACHINE_TEXT_ATTRS])
         if table:
             rows.append(table)
-        return _table(rows, cellpadding="2") if rows else ""
+        return _table(rows, cellpadding="2")
 
     def emit_container(self, g: graphviz.Digraph, parent: Optional[str], depth: int) -> None:
         for node in self.m.children(parent):
@@ -272,7 +279,7 @@ class _DotBuilder:
                                      [a for a in note.attributes if a.name not in NOTE_HIDDEN_ATTRS])
         if table:
             rows.append(table)
-        attrs = dict(NOTE_LOOK, label=_html(_table(rows or [""])))
+        attrs = dict(NOTE_LOOK, label=_html(_table(rows) or " "))
         return merge(attrs, self.user_style(note.annotations, note.attributes))
 
     def emit_note_link(self, g: graphviz.Digraph, i: int, note: Note) -> None:
@@ -315,12 +322,11 @@ class _DotBuilder:
         label = self.edge_label(e)
         if label:
             attrs["label"] = _html(label)
-        if e.source_multiplicity:
-            attrs["taillabel"] = _html(escape(e.source_multiplicity))
-        if e.target_multiplicity:
-            attrs["headlabel"] = _html(escape(e.target_multiplicity))
-        if e.source_multiplicity or e.target_multiplicity:
-            attrs.update(labelfontsize="8", labelfontcolor="#555555", labeldistance="1.8")
+        for key, multiplicity in (("taillabel", e.source_multiplicity), ("headlabel", e.target_multiplicity)):
+            text = plain(multiplicity or "", 20)
+            if text:
+                attrs.update({key: _html(text), "labelfontsize": "8", "labelfontcolor": "#555555",
+                              "labeldistance": "2"})
         style_attr = e.attributes.get("style")
         user = merge(self.sheet.matching(e.annotations), to_dot_attrs(style_from_value(style_attr)))
         user = merge(user, to_dot_attrs(style_annotation(e.annotations)))
@@ -328,7 +334,7 @@ class _DotBuilder:
 
     def edge_label(self, e: Edge) -> str:
         if e.inferred:
-            return f'<FONT POINT-SIZE="8">{escape(e.source_attribute or e.text or "")}</FONT>'
+            return drop_empty_elements(f'<FONT POINT-SIZE="8">{escape(e.source_attribute or e.text or "")}</FONT>')
         rows = []
         attrs = e.attributes
         text = e.text
@@ -346,4 +352,4 @@ class _DotBuilder:
         extra = [(k, v) for k, v in attrs.items() if k not in ("text", "style") and k not in CONDITION_KEYS]
         for k, v in extra:
             rows.append(escape(k) if v is True else f'{escape(k)}: {_value_html(v)}')
-        return _table(rows, bgcolor="#FFFFFF") if rows else ""
+        return _table(rows, bgcolor="#FFFFFF")

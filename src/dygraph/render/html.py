@@ -23,7 +23,8 @@ CODE_FONT = '<FONT FACE="monospace" COLOR="#6C757D">'
 def escape(text: str) -> str:
     """Plain text → HTML-label text. Tabs become spaces; newlines are left to the caller."""
     text = _XML_INVALID.sub("\ufffd", text.replace("\t", "    "))
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return text.replace("]", "&#93;")  # Graphviz's HTML lexer chokes on a leading `]` or on `]]`
 
 
 def wrap_lines(text: str, width: int = WRAP_WIDTH) -> list[str]:
@@ -82,7 +83,19 @@ def markdown(text: str, width: int = WRAP_WIDTH, br: str = "<BR/>") -> str:
             out.append(f"</{_TAGS[tok.tag]}>")
         else:
             out.append(escape(tok.content))
-    return "".join(out)
+    return drop_empty_elements("".join(out))
+
+
+_EMPTY_ELEMENT = re.compile(r"<(B|I|S|U|FONT)(?: [^>]*)?></\1>")
+
+
+def drop_empty_elements(html: str) -> str:
+    """Graphviz rejects `<B></B>` and friends; markup around nothing is dropped."""
+    while True:
+        shorter = _EMPTY_ELEMENT.sub("", html)
+        if shorter == html:
+            return html
+        html = shorter
 
 
 def format_value(value: Any) -> str:

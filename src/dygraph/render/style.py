@@ -71,6 +71,9 @@ BARRIER_NAMES = ("barrier", "wait", "sync", "join", "merge")
 MAP_NAMES = ("map", "foreach", "each")
 
 
+_ATTRIBUTE_NAME = re.compile(r"[a-z_][a-z0-9_-]*")
+
+
 def normalize_direction(value: Any) -> Optional[str]:
     return DIRECTIONS.get(str(value).strip().lower()) if value is not None else None
 
@@ -117,7 +120,7 @@ def to_dot_attrs(style: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in style.items():
         k = str(key).strip().lower()
-        if k in LAYOUT_KEYS or (k.startswith("max") and k.endswith("length")) or value is None:
+        if not _ATTRIBUTE_NAME.fullmatch(k) or k in LAYOUT_KEYS or (k.startswith("max") and k.endswith("length")) or value is None:
             continue
         k = CSS_TO_DOT.get(k, k)
         v = format_value(value)
