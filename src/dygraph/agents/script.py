@@ -53,7 +53,7 @@ class ScriptAgent:
             rounds = turn.get("rounds", [turn.get("calls", [])])
             content = turn.get("content")
         if request.round > len(rounds):
-            return AgentReply(content=None, tool_calls=[])
+            return AgentReply(content=content if request.round == 1 else None, tool_calls=[])
         calls = [
             ToolCall(id=f"call_{request.visit}_{request.round}_{i}", name=str(c["name"]),
                      arguments=dict(c.get("arguments") or {}))

@@ -72,15 +72,16 @@ class NodeInfo:
 
 
 def parse_duration(value: Any) -> Optional[float]:
-    """`"30s"`, `"500ms"`, `"2m"`, `"1h"` or a number of seconds."""
+    """`"30s"`, `"500ms"`, `"2m"`, `"1h"`; a bare number is milliseconds (`@timeout(5000)`, as the
+    reference's examples write it)."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        return float(value) / 1000
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(value))
     if not m:
         return None
-    return float(m.group(1)) * {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+    return float(m.group(1)) * {"ms": 0.001, None: 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
 
 
 def _annotation_arg(a: Optional[Annotation], *keys: str) -> Any:
