@@ -315,9 +315,9 @@ class Runtime:
     async def _commit(self, events: list[dict]) -> None:
         await self.journal.on_step(self.state, events)
 
-    def _emit(self, events: list[dict], kind: str, **fields: Any) -> dict:
+    def _emit(self, events: list[dict], event_type: str, **fields: Any) -> dict:
         state = self.state
-        event = {"seq": state.event_seq, "type": kind, "step": state.steps,
+        event = {"seq": state.event_seq, "type": event_type, "step": state.steps,
                  "t": round(state.elapsed + time.perf_counter() - self._t0, 4), **fields}
         state.event_seq += 1
         events.append(event)
