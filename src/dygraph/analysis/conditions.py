@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterable, Iterator, Optional
 
 from dygraph.diagnostics import Diagnostic
 from dygraph.ir.model import Edge, Node, SourceSpan, Value
 
-from .context import Context
+from .context import Context, close_matches
 from .expressions import BUILTIN_NAMES, CEL_NAMES, analyse, placeholders, preprocess_condition, syntax_hint
 
 _CONDITION_KEYS = ("when", "unless", "if")
@@ -17,7 +16,7 @@ _CONDITION_KEYS = ("when", "unless", "if")
 def _unknown_hint(ctx: Context, name: str, known: Iterable[str]) -> str:
     if ctx.machine.attribute(name) is not None:
         return f"'{name}' is a machine attribute; expressions see it as `machine.{name}`"
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    close = close_matches(name, list(known), n=1, cutoff=0.75)
     if close:
         return f"Did you mean '{close[0]}'?"
     return ("Expressions can use node names (`Config.limit`), the source node's attributes, errorCount, "

@@ -142,6 +142,13 @@ class Context:
         return out
 
 
+def close_matches(word: str, candidates: list[str], *, n: int = 1, cutoff: float = 0.75) -> list[str]:
+    """Spelling suggestions (difflib is loaded only when a suggestion is needed)."""
+    import difflib
+
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)
+
+
 def is_conditional(edge: Edge) -> bool:
     """An edge that may not be taken: it has a guard, or it is only taken on failure."""
     return edge.condition is not None or edge.relation == "catch"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Iterator, Optional
 
 from dygraph.diagnostics import Diagnostic
 from dygraph.ir.model import Annotation, Edge, Node
 
-from .context import Context
+from .context import Context, close_matches
 from .expressions import placeholders, analyse
 from .types import is_duration
 
@@ -243,7 +242,7 @@ def check_edge_annotations(ctx: Context) -> Iterator[Diagnostic]:
                 continue
             if low in _KNOWN_LOWER:
                 continue
-            close = [c for c in difflib.get_close_matches(low, list(_KNOWN_LOWER), n=1, cutoff=0.75)
+            close = [c for c in close_matches(low, list(_KNOWN_LOWER), n=1, cutoff=0.75)
                      if abs(len(c) - len(low)) <= 2]
             if close:
                 right = _KNOWN_LOWER[close[0]]
