@@ -790,7 +790,7 @@ class Runtime:
         path, info = step.path, step.info
         args = dict(call.arguments) if isinstance(call.arguments, dict) else {"__malformed__": str(call.arguments)}
         self._emit(events, "tool_called", path=path.id, node=info.path, call_id=call_id, name=call.name,
-                   arguments=args)
+                   arguments=dict(args))
         handler = offer.handlers.get(call.name)
         background = bool(args.pop("_executeAsync", False))
         args.pop("_estimatedMinutes", None)
