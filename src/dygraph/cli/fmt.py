@@ -1,0 +1,76 @@
+"""`dygraph fmt`: rewrite DyGram files in the canonical layout (or check / diff them)."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+
+import click
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8", newline="") as fh:
+        return fh.read()
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
+@click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a unified diff of the changes.")
+def fmt(files: tuple[str, ...], check: bool, show_diff: bool) -> None:
+    """Format DyGram files in place (`-` formats standard input to standard output).
+
+    Comments are kept and meaning never changes. Files with syntax errors are left alone and
+    their diagnostics printed. Exit status: 0 done (or nothing to change), 1 syntax errors or, with
+    --check, files that would change, 2 usage error or missing file.
+    """
+    from dygraph.cli import report
+    from dygraph.fmt import format_source
+
+    missing = [f for f in files if f != "-" and not os.path.isfile(f)]
+    if missing:
+        for f in missing:
+            click.echo(f"dygraph: {f}: no such file", err=True)
+        sys.exit(EXIT_USAGE)
+    failed = changed = 0
+    for path in files:
+        try:
+            text = _read(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            click.echo(f"dygraph: {path}: cannot read: {exc}", err=True)
+            failed += 1
+            continue
+        name = "<stdin>" if path == "-" else path
+        formatted, diagnostics = format_source(text, name)
+        if formatted is None:
+            report.emit("text", [(name, diagnostics)], quiet=True, stream=sys.stderr)
+            failed += 1
+            continue
+        if path == "-" and not (check or show_diff):
+            sys.stdout.write(formatted)
+            continue
+        if formatted == text:
+            continue
+        changed += 1
+        if show_diff:
+            for line in difflib.unified_diff(
+                    text.splitlines(keepends=True), formatted.splitlines(keepends=True),
+                    fromfile=f"{name} (original)", tofile=f"{name} (formatted)"):
+                sys.stdout.write(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+        if check:
+            click.echo(f"would reformat {name}", err=True)
+        elif not show_diff:
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                fh.write(formatted)
+            click.echo(f"reformatted {name}", err=True)
+    if check or show_diff:
+        summary = f"{changed} file{'s' * (changed != 1)} would be reformatted"
+    else:
+        summary = f"{changed} file{'s' * (changed != 1)} reformatted"
+    click.echo(f"{summary}, {len(files) - changed - failed} unchanged, {failed} with errors", err=True)
+    sys.exit(EXIT_ERRORS if failed or (check and changed) else EXIT_OK)
