@@ -190,13 +190,15 @@ def test_hide_annotation_hides_only_the_annotation_row():
 
 
 def test_async_barrier_and_data_edges_look_different():
-    m = machine(node("a"), node("b"), node("c"), node("d"), node("ctx", "context"),
+    m = machine(node("a"), node("b"), node("c"), node("d"), node("e"), node("f"), node("ctx", "context"),
                 edges=[edge("a", "b", annotations=[ann("async")]),
                        edge("b", "c", annotations=[ann("barrier", "stage1")]),
-                       edge("c", "ctx", label="writes"), edge("c", "d")])
+                       edge("c", "ctx", label="writes"), edge("c", "d"),
+                       edge("d", "e", annotations=[Annotation(name="map", value="ctx.items", kind="identifier")]),
+                       edge("e", "f", label="error")])
     p = probe(to_dot(m))
     looks = {(t, h): (a.get("color"), a.get("arrowhead"), a.get("style")) for t, h, a in p.edges}
-    assert len(set(looks.values())) == 4
+    assert len(set(looks.values())) == 6
     assert '@barrier(&quot;stage1&quot;)' in p.edge("b", "c")["label"]
 
 

@@ -165,7 +165,7 @@ class _DotBuilder:
             rows.append(f'<I>{plain(" ".join(meta), 80)}</I>')
         desc = next((a.value for a in m.attributes if a.name in ("description", "desc") and a.has_value), None)
         if desc is not None:
-            rows.append(f"<I>{markdown(format_value(desc), 80)}</I>")
+            rows.append(f'<FONT COLOR="#455A64">{markdown(format_value(desc), 80)}</FONT>')
         table = self.attribute_table("", [a for a in m.attributes if a.name not in MACHINE_TEXT_ATTRS])
         if table:
             rows.append(table)
@@ -197,7 +197,7 @@ class _DotBuilder:
             rows.append(markdown(node.title))
         desc = node.attr_value("desc")
         if desc is not None:
-            rows.append(f'<FONT POINT-SIZE="9"><I>{markdown(format_value(desc))}</I></FONT>')
+            rows.append(f'<FONT POINT-SIZE="9" COLOR="#455A64">{markdown(format_value(desc))}</FONT>')
         prompt = node.attr_value("prompt")
         if prompt is not None:
             preview = truncate(" ".join(format_value(prompt).split()), PROMPT_PREVIEW)
@@ -325,8 +325,9 @@ class _DotBuilder:
         for key, multiplicity in (("taillabel", e.source_multiplicity), ("headlabel", e.target_multiplicity)):
             text = plain(multiplicity or "", 20)
             if text:
+                # Longer edges and a wider angle keep the end labels clear of the arrow and mid label.
                 attrs.update({key: _html(text), "labelfontsize": "8", "labelfontcolor": "#555555",
-                              "labeldistance": "2"})
+                              "labeldistance": "2.2", "labelangle": "35", "minlen": "2"})
         style_attr = e.attributes.get("style")
         user = merge(self.sheet.matching(e.annotations), to_dot_attrs(style_from_value(style_attr)))
         user = merge(user, to_dot_attrs(style_annotation(e.annotations)))
