@@ -131,6 +131,10 @@ def test_dg408_not_reported_when_exits_are_distinguished(check):
         start -> prompted;
         prompted -> left;
         prompted -> right;
+        State ranked;
+        start -> ranked;
+        ranked -@priority(1)-> left;
+        ranked -@priority(2)-> right;
     """)
     assert "DG408" not in r.codes()
 
