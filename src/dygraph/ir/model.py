@@ -224,6 +224,7 @@ class Note(_Model):
     """Documentation attached to a node; a note never retypes its target."""
 
     target: str = Field(description="Resolved target path, or the reference as written if it resolves to nothing")
+    reference: str = Field("", description="The target as written, e.g. 'Processor.Validate'")
     resolved: bool = True
     text: Optional[str] = None
     type: str = Field("note", description="The keyword as written (note/Note/NOTE)")

@@ -16,6 +16,12 @@ from dygraph.ir.model import Annotation, Attribute, Edge, Machine, Node, Note, S
 def _value(v: Any) -> Any:
     if v is None:
         return "null"
+    if isinstance(v, str):  # the reference strips a quote character at either end of a string
+        if v[:1] in ("'", '"'):
+            v = v[1:]
+        if v[-1:] in ("'", '"'):
+            v = v[:-1]
+        return v
     if isinstance(v, list):
         return [_value(x) for x in v]
     if isinstance(v, dict):
@@ -77,17 +83,59 @@ def _node(machine: Machine, n: Node) -> dict:
     return out
 
 
-def _note(machine: Machine, note: Note) -> dict:
-    parts = note.target.split(".") if not note.resolved else machine.node(note.target).path.split(".")
+def _nodes(machine: Machine) -> list[dict]:
+    """Nodes, then notes the way the reference stores them: a note is a node named after its target.
+
+    A qualified note (`note Processor.Validate "…"`) is expanded relative to where it is written and
+    merged into the node at that path; untyped nodes on the way become `note` nodes (reference §4.6).
+    dygraph's own IR keeps notes apart and never retypes (decision 8); this reproduces the export only.
+    """
+    by_path: dict[str, dict] = {n.path: _node(machine, n) for n in machine.nodes}
+    extra: list[dict] = []
+    for note in machine.notes:
+        if "." not in note.reference:
+            extra.append(_plain_note(machine, note))
+            continue
+        path = f"{note.scope}.{note.reference}" if note.scope else note.reference
+        parts = path.split(".")
+        for i in range(path.count(".") - note.reference.count(".") + 1, len(parts) + 1):
+            key, leaf = ".".join(parts[:i]), i == len(parts)
+            entry = by_path.get(key)
+            if entry is None:
+                entry = {"name": parts[i - 1], "type": "note", "attributes": []}
+                if i > 1:
+                    entry["parent"] = parts[i - 2]
+                by_path[key] = entry
+            elif "type" not in entry:
+                entry["type"] = "note"
+                if leaf and note.text is not None:
+                    entry["title"] = note.text
+            if leaf:
+                names = {a["name"] for a in entry.get("annotations", [])}
+                anns = entry.get("annotations", []) + [_node_annotation(a) for a in note.annotations
+                                                        if a.name not in names]
+                if anns:
+                    entry["annotations"] = anns
+                attrs = {a["name"]: a for a in entry["attributes"]}
+                attrs.update({a.name: _attribute(a) for a in note.attributes})
+                entry["attributes"] = list(attrs.values())
+                if entry.get("type") == "note" and "title" not in entry and note.text is not None:
+                    entry["title"] = note.text
+            if entry.get("type") == "note" and note.type == "note" and not any(
+                    a["name"] == "target" for a in entry["attributes"]):
+                entry["attributes"].append({"name": "target", "value": entry["name"]})
+    return list(by_path.values()) + extra
+
+
+def _plain_note(machine: Machine, note: Note) -> dict:
     target = machine.get(note.target) if note.resolved else None
-    name = target.name if target else parts[-1]
-    parent = machine.node(target.parent).name if target and target.parent else (parts[-2] if len(parts) > 1 else None)
+    name = target.name if target else note.reference
     attributes = [_attribute(a) for a in note.attributes]
     if note.type == "note":  # the reference adds `target` only for lowercase `note`
         attributes.append({"name": "target", "value": name})
     out: dict[str, Any] = {"name": name, "type": "note", "attributes": attributes}
-    if parent:
-        out["parent"] = parent
+    if note.scope:
+        out["parent"] = machine.node(note.scope).name
     if note.annotations:
         out["annotations"] = [_node_annotation(a) for a in note.annotations]
     if note.text is not None:
@@ -147,8 +195,7 @@ def to_reference_json(machine: Machine) -> dict:
         out["title"] = machine.title
     out["attributes"] = [_attribute(a) for a in machine.attributes]
     out["annotations"] = [_node_annotation(a) for a in machine.annotations]
-    # Notes follow the nodes: the reference lists a note where it is declared, usually after its target.
-    out["nodes"] = [_node(machine, n) for n in machine.nodes] + [_note(machine, n) for n in machine.notes]
+    out["nodes"] = _nodes(machine)
     explicit = [e for e in machine.edges if not e.inferred]
     out["edges"] = [_edge(machine, e) for e in explicit] + [_edge(machine, e) for e in machine.edges if e.inferred]
     out["inferredDependencies"] = []

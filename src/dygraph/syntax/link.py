@@ -230,7 +230,7 @@ class Linker:
                 code, f"note target '{ref.text}' is not defined", d.span, file=self.file,
                 hint=self._did_you_mean(ref.text) or "a note documents an existing node: declare the node first"))
         return Note.model_construct(
-            target=node.path if node else ref.text, resolved=node is not None, text=d.title, type=d.type or "note",
+            target=node.path if node else ref.text, reference=ref.text, resolved=node is not None, text=d.title, type=d.type or "note",
             scope=scope, attributes=list(d.attributes), annotations=list(d.annotations), span=d.span)
 
 
