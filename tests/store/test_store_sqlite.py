@@ -100,17 +100,27 @@ def test_step_commits_state_events_and_history_together(store):
     assert store.latest_checkpoint("r") == (2, "s2") and len(store.events("r")) == 3
 
 
-def test_keep_checkpoints(tmp_path):
-    with SQLiteStore(tmp_path / "all.db", keep_checkpoints=0) as s:
-        s.create_run(machine="m", run_id="r")
-        for i in range(1, 4):
-            s.commit_step("r", i, f"s{i}", [])
-        assert s._call(lambda c: c.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]) == 3
-    with SQLiteStore(tmp_path / "last.db") as s:
-        s.create_run(machine="m", run_id="r")
-        for i in range(1, 4):
-            s.commit_step("r", i, f"s{i}", [])
-        assert s._call(lambda c: c.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]) == 1
+def test_one_checkpoint_per_run_updated_in_place(store):
+    store.create_run(machine="m", run_id="r")
+    for i in range(1, 4):
+        store.commit_step("r", i, f"s{i}", [])
+    assert store._call(lambda c: c.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]) == 1
+    assert store.latest_checkpoint("r") == (3, "s3")
+
+
+async def test_a_step_commit_waits_for_another_writer(store):
+    """The inline commit gives way at once to another writer; the queued commit waits its turn."""
+    import asyncio
+
+    store.create_run(machine="m", run_id="r")
+    other = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # e.g. another process writing
+    asyncio.get_running_loop().call_later(0.2, other.execute, "COMMIT")
+    started = time.perf_counter()
+    assert await store.acommit_step("r", 1, "s1", [("e", {})]) == 1
+    assert time.perf_counter() - started >= 0.15
+    assert store.latest_checkpoint("r") == (1, "s1")
+    other.close()
 
 
 def test_state_round_trips_with_histories_stored_as_rows():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from dygraph.runtime.journal import ToolInvocation, ToolOutcome
 from dygraph.runtime.state import RunState
@@ -67,9 +67,12 @@ def load_state(store: "SQLiteStore", run_id: str) -> tuple[int, RunState] | None
 class SQLiteJournal:
     """Implements `dygraph.runtime.journal.Journal` for one run in a `SQLiteStore`."""
 
-    def __init__(self, store: "SQLiteStore", run_id: str, *, record_exchanges: bool = True):
+    def __init__(self, store: "SQLiteStore", run_id: str, *, record_exchanges: bool = True,
+                 tools: Iterable[Any] = ()):
         self.store = store
         self.run_id = run_id
+        # Whether a tool may be re-run after a crash, by name (`Tool.idempotent`).
+        self.idempotent = {t.name: bool(getattr(t, "idempotent", True)) for t in tools}
         self.record_exchanges = record_exchanges
         self.commits = 0        # commit points stored so far (the checkpoint number)
         self.next_seq = 1       # next event sequence number
@@ -98,7 +101,9 @@ class SQLiteJournal:
     # ------------------------------------------------------------ tool calls
 
     async def tool_started(self, call: ToolInvocation) -> Optional[ToolOutcome]:
-        idempotent = bool(getattr(call, "idempotent", True))
+        idempotent = getattr(call, "idempotent", None)
+        if idempotent is None:
+            idempotent = self.idempotent.get(call.name, True)
         record = ToolCallRecord(run_id=self.run_id, call_id=call.call_id, name=call.name,
                                 arguments=call.arguments, status=ToolCallStatus.STARTED,
                                 path_id=call.path_id, idempotent=idempotent, started_at=time.time())
