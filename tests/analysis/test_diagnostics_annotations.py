@@ -116,8 +116,11 @@ def test_dg410_map_source_not_an_array(check, source, fragment):
 @pytest.mark.parametrize("annotation, fragment", [
     ('@retry("x")', "number of attempts"),
     ("@retry(-1)", "number of attempts"),
+    ("@retry(count: 3)", "number of attempts"),
     ('@timeout("abc")', "duration"),
     ('@timeout(0)', "duration"),
+    ('@timeout("PT2M")', "duration"),
+    ("@priority(urgent)", "high/medium/low"),
 ])
 def test_dg508_invalid_annotation_argument(check, annotation, fragment):
     r = check(f"""
@@ -132,8 +135,8 @@ def test_dg508_invalid_annotation_argument(check, annotation, fragment):
 
 def test_dg508_valid_arguments_pass(check):
     r = check("""
-        init start @retry(3) @timeout("30s");
+        init start @retry(3) @timeout("30s") @priority(high);
         start -@retry("3") @timeout(5000) @priority("1")-> a;
-        a -@timeout("PT2M") @async-> b;
+        a -@timeout("2m") @async @retry(max: 2)-> b;
     """)
     assert "DG508" not in r.codes()

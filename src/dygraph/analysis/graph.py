@@ -201,11 +201,23 @@ def check_inheritance(ctx: Context) -> Iterator[Diagnostic]:
                                 "(`Parent <|-- Child`) or the node types")
 
 
+_PRIORITY_WORDS = {"high": 1.0, "medium": 2.0, "normal": 2.0, "low": 3.0}
+
+
 def _priority(edge: Edge) -> Optional[float]:
+    """The edge's `@priority` as the runtime orders by it (lower first), or None."""
     ann = edge.annotation("priority")
-    value = ann.value if ann is not None else edge.attributes.get("priority")
+    if ann is None:
+        return None
+    value = ann.value
+    if ann.params:
+        value = next((ann.params[k] for k in ("value", "level") if k in ann.params), None)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str) and value.lower() in _PRIORITY_WORDS:
+        return _PRIORITY_WORDS[value.lower()]
     try:
-        return float(value) if value is not None and not isinstance(value, bool) else None
+        return float(value)
     except (TypeError, ValueError):
         return None
 
@@ -236,7 +248,8 @@ def _barrier_id(edge: Edge) -> Optional[str]:
     if ann is None:
         return None
     if ann.params:
-        return str(ann.params.get("id", "default"))
+        gid = next((ann.params[k] for k in ("id", "group", "name") if k in ann.params), None)
+        return "default" if gid is None or gid is True else str(gid).replace(".", "_")
     if ann.has_value and ann.value not in (None, True):
         return str(ann.value).replace(".", "_")
     return "default"

@@ -10,7 +10,6 @@ from dygraph.ir.model import Annotation, Edge, Node
 
 from .context import Context, close_matches
 from .expressions import placeholders, analyse
-from .types import is_duration
 
 RESERVED_NAMES = ("errorCount", "errors", "activeState")
 
@@ -190,27 +189,56 @@ def _map_diagnostic(ctx: Context, edge: Edge, ann: Annotation) -> Optional[Diagn
                     ann.span or edge.span, hint=f"Make '{src}' an array, e.g. `{rest[-1]}: [\"a\", \"b\"];`")
 
 
+# Argument keys the runtime reads for each annotation's `(k: v)` form.
+_ARGUMENT_KEYS = {"retry": ("max", "attempts", "n"), "timeout": ("after", "seconds"), "priority": ("value", "level")}
+# What the runtime understands as a timeout: milliseconds, or a number with ms/s/m/h.
+_TIMEOUT_TEXT = re.compile(r"\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*\Z")
+_PRIORITY_WORDS = ("high", "medium", "normal", "low")
+
+
+def _argument(ann: Annotation, keys: tuple[str, ...]) -> tuple[bool, object]:
+    """(given, value) as the runtime reads it: a named parameter first, else the single argument."""
+    if ann.params:
+        for k in keys:
+            if k in ann.params:
+                return True, ann.params[k]
+        return True, None
+    return ann.has_value, ann.value
+
+
 def _argument_problem(ann: Annotation) -> Optional[str]:
     low = ann.name.lower()
-    v = ann.value
-    if not ann.has_value or ann.params:
-        return None
-    if low == "retry":
-        if isinstance(v, bool) or not (isinstance(v, int) and v >= 0 or isinstance(v, float) and v.is_integer()
-                                       and v >= 0 or isinstance(v, str) and _INTEGER_TEXT.match(v.strip())):
-            return "expects a number of attempts, e.g. @retry(3)"
-    elif low == "timeout":
-        if isinstance(v, bool) or not ((isinstance(v, (int, float)) and v > 0)
-                                       or isinstance(v, str) and (_NUMBER_TEXT.match(v.strip())
-                                                                  or is_duration(v.strip()))):
-            return "expects a duration, e.g. @timeout(\"30s\"), @timeout(\"PT2M\") or milliseconds @timeout(5000)"
-    elif low in ("async", "spawn", "fork", "parallel", "auto", "checkpoint"):
+    if low in _ARGUMENT_KEYS:
+        given, v = _argument(ann, _ARGUMENT_KEYS[low])
+        if not given:
+            return None
+        if low == "retry":
+            ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 and float(v).is_integer()
+                  or isinstance(v, str) and _INTEGER_TEXT.match(v.strip()))
+            return None if ok else "expects a whole number of attempts, e.g. @retry(3) or @retry(max: 3)"
+        if low == "timeout":
+            ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                  or isinstance(v, str) and _TIMEOUT_TEXT.match(v) and float(re.sub(r"[^\d.]", "", v)) > 0)
+            return None if ok else ('expects a duration such as "30s", "500ms", "2m" or "1h", or milliseconds '
+                                    "such as 5000")
+        ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+              or isinstance(v, str) and (_NUMBER_TEXT.match(v.strip()) or v.lower() in _PRIORITY_WORDS))
+        return None if ok else "expects a number (lower runs first) or high/medium/low, e.g. @priority(1)"
+    if low in ("async", "spawn", "fork", "parallel", "auto", "checkpoint") and ann.has_value and not ann.params:
+        v = ann.value
         if not (isinstance(v, bool) or isinstance(v, str) and v.lower() in ("true", "false")):
             return "takes no argument, or true/false"
-    elif low == "priority":
-        if isinstance(v, bool) or isinstance(v, (int, float)) and v < 0:
-            return "expects a number, e.g. @priority(1)"
     return None
+
+
+def _show(ann: Annotation) -> str:
+    if ann.params:
+        return "; ".join(k if v is True else f"{k}: {_show_value(v)}" for k, v in ann.params.items())
+    return _show_value(ann.value) if ann.has_value else ""
+
+
+def _show_value(v) -> str:
+    return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
 
 
 def check_annotation_arguments(ctx: Context) -> Iterator[Diagnostic]:
@@ -223,11 +251,7 @@ def check_annotation_arguments(ctx: Context) -> Iterator[Diagnostic]:
     for ann, span in items:
         why = _argument_problem(ann)
         if why:
-            yield ctx.diag("DG508", f"@{ann.name}({_show(ann.value)}): @{ann.name} {why}", ann.span or span)
-
-
-def _show(v) -> str:
-    return f'"{v}"' if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+            yield ctx.diag("DG508", f"@{ann.name}({_show(ann)}): @{ann.name} {why}", ann.span or span)
 
 
 def check_edge_annotations(ctx: Context) -> Iterator[Diagnostic]:
