@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 from click.testing import CliRunner
 
+import dygraph
 from dygraph.cli import main
 
 PROGRAM = """
@@ -68,5 +69,6 @@ def test_missing_graphviz_says_how_to_install(tmp_path, monkeypatch):
     assert result.exit_code == 3
     assert "apt-get install graphviz" in result.stderr and "brew install graphviz" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "x.svg").exists()
-    # DOT text needs no Graphviz
+    # DOT text needs no Graphviz; Jupyter falls back to the plain repr
     assert CliRunner().invoke(main, ["render", str(src), "-f", "dot"]).exit_code == 0
+    assert dygraph.load(src)._repr_svg_() is None

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dygraph.ir.model import Annotation, Attribute, Edge, Machine, Node, Note, TypeRef
-from dygraph.render import to_dot, to_svg
+from dygraph.render import render, to_dot, to_svg
 from dygraph.render.html import markdown
 from render_probe import probe, run_dot
 
@@ -285,6 +285,13 @@ def test_user_style_flags_keep_the_fill():
 def test_direction(style, direction, expected):
     m = machine(node("a"), annotations=[ann("style", **style)] if style else [])
     assert probe(to_dot(m, direction=direction)).graph["rankdir"] == expected
+
+
+def test_unknown_direction_or_format_is_refused():
+    with pytest.raises(ValueError, match="direction"):
+        to_dot(machine(node("a")), direction="sideways")
+    with pytest.raises(ValueError, match="format"):
+        render(machine(node("a")), "gif")
 
 
 def test_layout_only_keys_are_not_emitted():

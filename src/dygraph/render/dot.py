@@ -88,6 +88,8 @@ class _DotBuilder:
     def __init__(self, machine: Machine, direction: Optional[str]):
         self.m = machine
         self.direction = normalize_direction(direction) if direction else None
+        if direction and not self.direction:
+            raise ValueError(f"unknown direction {direction!r}; use LR, TB, RL or BT")
         self.sheet = StyleSheet(machine)
         self.ports: dict[str, dict[str, str]] = {}  # node path -> attribute name -> port id
         self.referenced: set[str] = set()
