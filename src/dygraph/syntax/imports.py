@@ -79,17 +79,17 @@ class ImportResolver:
         symbols = [ImportedSymbol.model_construct(symbol=s, alias=a, span=sp) for s, a, sp in imp.symbols]
         result = Import.model_construct(path=imp.path, resolved_path=None, symbols=symbols, span=imp.span)
         if not imp.path.strip():
-            self._error("DG211", "import path is empty", imp)
+            self._error("DG211", "import path is empty", imp.path_span)
             return result
         target = resolve_import_path(decl.file, imp.path)
         if target is None:
-            self._error("DG206", f"cannot find '{imp.path}' (tried {', '.join(EXTENSIONS)})", imp,
+            self._error("DG206", f"cannot find '{imp.path}' (tried {', '.join(EXTENSIONS)})", imp.path_span,
                         hint="import paths are relative to the importing file")
             return result
         result.resolved_path = target
         if target in stack:
             chain = " -> ".join(os.path.basename(p) for p in stack[stack.index(target):] + (target,))
-            self._error("DG207", f"circular import: {chain}", imp)
+            self._error("DG207", f"circular import: {chain}", imp.path_span)
             return result
         lib = self._load(target, stack)
         if lib is None:
@@ -100,18 +100,18 @@ class ImportResolver:
             if found is None:
                 names = [p for p, _ in _all_decls(lib.nodes)]
                 close = difflib.get_close_matches(sym.symbol, names, n=1, cutoff=0.6)
-                self._error("DG208", f"'{sym.symbol}' is not defined in '{imp.path}'", sym,
+                self._error("DG208", f"'{sym.symbol}' is not defined in '{imp.path}'", sym.span,
                             hint=f"did you mean '{close[0]}'?" if close else
                             (f"it defines: {', '.join(names[:8])}" if names else "that file defines no nodes"))
                 continue
             local = sym.local_name
             if local in seen_symbols and seen_symbols[local] != target:
                 self._error("DG210", f"'{local}' is imported from both '{seen_symbols[local]}' and '{imp.path}'",
-                            sym)
+                            sym.span)
                 continue
             seen_symbols[local] = target
             if local in local_names:
-                self._error("DG209", f"imported '{local}' collides with the local node '{local}'", sym,
+                self._error("DG209", f"imported '{local}' collides with the local node '{local}'", sym.span,
                             hint=f"import it under another name: {sym.symbol} as Other{local}")
                 continue
             clone = copy.deepcopy(found)
@@ -131,5 +131,5 @@ class ImportResolver:
             self.resolve(lib, stack)
         return lib
 
-    def _error(self, code: str, message: str, at, hint: Optional[str] = None) -> None:
-        self.diagnostics.append(Diagnostic.make(code, message, at.span, hint=hint))
+    def _error(self, code: str, message: str, span, hint: Optional[str] = None) -> None:
+        self.diagnostics.append(Diagnostic.make(code, message, span, hint=hint))

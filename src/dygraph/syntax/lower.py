@@ -92,6 +92,7 @@ class ImportDecl:
     path: str
     symbols: list[tuple[str, Optional[str], SourceSpan]]
     span: SourceSpan
+    path_span: SourceSpan
 
 
 @dataclass(slots=True)
@@ -142,14 +143,15 @@ class Lowerer:
     def import_decl(self, tree: Tree) -> ImportDecl:
         symbols = []
         path = ""
+        path_span = None
         for c in tree.children:
             if isinstance(c, Tree) and c.data == "import_symbol":
                 name = qname_text(c.children[0])
                 alias = str(c.children[1]) if len(c.children) > 1 else None
                 symbols.append((name, alias, self.span(c)))
             elif isinstance(c, Token) and c.type == "STRING":
-                path = unquote(c)
-        return ImportDecl(path, symbols, self.span(tree))
+                path, path_span = unquote(c), self.span(c)
+        return ImportDecl(path, symbols, self.span(tree), path_span or self.span(tree))
 
     def header(self, tree: Tree, out: FileDecl) -> None:
         out.title = unquote(tree.children[0])

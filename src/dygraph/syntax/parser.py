@@ -128,8 +128,9 @@ def _hint_for(text: str, tok: Token | None, line: int, column: int, expected: se
         return "quote the condition: -when: 'count > 3';-> (CEL expressions with spaces or operators need quotes)"
     if value.startswith("#") or (tok is None and current[column - 1:column] == "#"):
         return "comments are written // … or /* … */; '#' starts an external id like #envKey"
-    if value == "@" and re.search(r"\{\s*$", before):
-        return "annotations go after the node name and title, before '{': Task a \"Title\" @Critical { … }"
+    if value == "@":
+        return ("annotations follow a node's name and title, before '{' (Task a \"Title\" @Critical { … }), "
+                "or go inside an arrow (a -@auto-> b)")
     if value == "," and re.search(r":\s*\S+\s*$", before) and "{" in before:
         return "object members are separated by ';', not ',': { min: 0; max: 10 }"
     if value == "-" or (tok is None and current[column - 1:column] == "-"):
@@ -143,9 +144,24 @@ def _hint_for(text: str, tok: Token | None, line: int, column: int, expected: se
         return "edge labels take plain values: a -when: 'x > 0';-> b (no [ … ])"
     if tok is not None and tok.type in _ARROWS and re.match(r"\s*\w+\s+\w+", current):
         return "a typed declaration cannot be an edge source: declare it, then write 'name -> target'"
-    if expected & {"RBRACE"} and value in ("", "$END"):
-        return "a '{' is not closed"
+    if value in ("", "$END"):
+        opened = _unclosed_brace(text)
+        if opened is not None:
+            return f"the '{{' at line {opened[0]}, column {opened[1]} is never closed"
     return None
+
+
+def _unclosed_brace(text: str) -> tuple[int, int] | None:
+    stack: list[int] = []
+    for m in _SCAN.finditer(text):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif m.group() == "}" and stack:
+            stack.pop()
+    if not stack:
+        return None
+    pos = stack[-1]
+    return text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
 
 
 def _syntax_diagnostic(text: str, file: str, err: UnexpectedInput) -> Diagnostic:
