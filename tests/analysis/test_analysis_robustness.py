@@ -60,7 +60,7 @@ def machines(draw):
                    annotations=draw(st.lists(ANNOTATIONS, max_size=2)))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(machines())
 def test_analyze_never_raises(machine):
     for d in analyze(machine):
