@@ -6,6 +6,7 @@ Identity is the full path (`Group.Step`); `name` is its last segment. Values are
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal, Optional, Union
 
@@ -23,17 +24,34 @@ PRIMITIVE_TYPES = frozenset({"string", "number", "boolean", "float", "double", "
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", ser_json_inf_nan="constants", defer_build=True)
 
+    @classmethod
+    def build(cls, **values: Any):
+        """Construct without validation from a complete set of trusted field values.
 
-class SourceSpan(_Model):
-    """Where an element was written: 1-based line/column, end exclusive."""
+        The compiler builds thousands of IR objects per file from already-checked data; this is
+        `model_construct` without its per-call field bookkeeping. Every field must be given."""
+        obj = cls.__new__(cls)
+        object.__setattr__(obj, "__dict__", values)
+        object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+        object.__setattr__(obj, "__pydantic_extra__", None)
+        object.__setattr__(obj, "__pydantic_private__", None)
+        return obj
 
-    file: Optional[str] = None
+
+@dataclass(slots=True)
+class SourceSpan:
+    """Where an element was written: 1-based line/column, end exclusive.
+
+    A plain dataclass (pydantic validates and serialises it like a model): the compiler creates one
+    for every element, so it must be cheap."""
+
     line: int
     column: int
     end_line: int
     end_column: int
     offset: int = 0
     end_offset: int = 0
+    file: Optional[str] = None
 
 
 class TypeRef(_Model):

@@ -76,8 +76,8 @@ class ImportResolver:
 
     def _resolve_one(self, decl: FileDecl, imp: ImportDecl, stack: tuple[str, ...],
                      seen_symbols: dict[str, str]) -> Import:
-        symbols = [ImportedSymbol.model_construct(symbol=s, alias=a, span=sp) for s, a, sp in imp.symbols]
-        result = Import.model_construct(path=imp.path, resolved_path=None, symbols=symbols, span=imp.span)
+        symbols = [ImportedSymbol.build(symbol=s, alias=a, span=sp) for s, a, sp in imp.symbols]
+        result = Import.build(path=imp.path, resolved_path=None, symbols=symbols, span=imp.span)
         if not imp.path.strip():
             self._error("DG211", "import path is empty", imp.path_span)
             return result

@@ -8,7 +8,7 @@ import difflib
 from typing import Any, Iterator, Optional
 
 from dygraph.diagnostics import Diagnostic
-from dygraph.ir.model import Annotation, Attribute, Edge, Machine, Node, Note, SourceSpan
+from dygraph.ir.model import FORMAT_VERSION, Annotation, Attribute, Edge, Machine, Node, Note, SourceSpan
 from dygraph.syntax.lower import EdgeDecl, FileDecl, NodeDecl, Ref
 
 
@@ -186,8 +186,8 @@ class Linker:
             edges.extend(self._edges_of(e, scope))
         notes = [self._note(scope, n) for scope, n in self.notes]
         nodes = [self._ir_node(n) for n in self._walk(self.root)]
-        machine = Machine.model_construct(
-            file=self.file, title=d.title, annotations=list(d.annotations), attributes=list(d.attributes),
+        machine = Machine.build(
+            format_version=FORMAT_VERSION, file=self.file, title=d.title, annotations=list(d.annotations), attributes=list(d.attributes),
             nodes=nodes, edges=edges, notes=notes, imports=[], source_files=[self.file] if self.file else [])
         machine.edges.extend(_inferred_edges(machine))
         return machine
@@ -199,7 +199,7 @@ class Linker:
 
     @staticmethod
     def _ir_node(n: _LNode) -> Node:
-        return Node.model_construct(
+        return Node.build(
             path=n.path, name=n.name, type=n.type, title=n.title, parent=n.parent.path if n.parent else None,
             attributes=n.attributes, annotations=n.annotations, auto_created=n.auto, span=n.span)
 
@@ -210,7 +210,7 @@ class Linker:
             targets = [r for r in (self.resolve(ref, scope, "edge target") for ref in seg.targets) if r]
             for src, src_attr in sources:
                 for tgt, tgt_attr in targets:
-                    out.append(Edge.model_construct(
+                    out.append(Edge.build(
                         source=src.path, target=tgt.path, arrow=seg.arrow, source_attribute=src_attr,
                         target_attribute=tgt_attr, label=seg.label, inline=dict(seg.inline), flags=list(seg.flags),
                         block=list(e.block),
@@ -229,7 +229,7 @@ class Linker:
             self.diagnostics.append(Diagnostic.make(
                 code, f"note target '{ref.text}' is not defined", d.span, file=self.file,
                 hint=self._did_you_mean(ref.text) or "a note documents an existing node: declare the node first"))
-        return Note.model_construct(
+        return Note.build(
             target=node.path if node else ref.text, reference=ref.text, resolved=node is not None, text=d.title, type=d.type or "note",
             scope=scope, attributes=list(d.attributes), annotations=list(d.annotations), span=d.span)
 
@@ -267,7 +267,7 @@ def _inferred_edges(machine: Machine) -> list[Edge]:
                 target, target_attr = _node_ref(leaf, by_path, by_name)
                 if target is None or (node.path, target.path, attr.name) in explicit:
                     continue
-                out.append(Edge.model_construct(
+                out.append(Edge.build(
                     source=node.path, target=target.path, arrow=None, source_attribute=attr.name,
                     target_attribute=target_attr, label=None, inline={}, flags=[], block=[], annotations=[],
                     source_multiplicity=None, target_multiplicity=None, inferred=True, scope=node.parent,

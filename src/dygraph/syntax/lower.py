@@ -118,7 +118,7 @@ class Lowerer:
     def span(self, item: Tree | Token, last: Tree | Token | None = None) -> SourceSpan:
         first_tok = _first_token(item)
         last_tok = _last_token(last if last is not None else item)
-        return SourceSpan.model_construct(
+        return SourceSpan(
             file=self.file, line=first_tok.line, column=first_tok.column,
             end_line=last_tok.end_line, end_column=last_tok.end_column,
             offset=first_tok.start_pos, end_offset=last_tok.end_pos)
@@ -199,7 +199,7 @@ class Lowerer:
                 if c.data == "attribute":
                     out.append(self.attribute(c))
                 elif c.data == "bare_attribute":
-                    out.append(Attribute.model_construct(name=str(c.children[0]), type=None, value=None,
+                    out.append(Attribute.build(name=str(c.children[0]), type=None, value=None,
                                                          kind="none", span=self.span(c)))
         return out
 
@@ -214,16 +214,16 @@ class Lowerer:
                 type_ref = self.type_ref(c.children[0])
             else:
                 value, kind = self.value(c)
-        return Attribute.model_construct(name=name, type=type_ref, value=value, kind=kind, span=self.span(tree))
+        return Attribute.build(name=name, type=type_ref, value=value, kind=kind, span=self.span(tree))
 
     def type_ref(self, tree: Tree) -> TypeRef:
         optional = isinstance(tree.children[-1], Token) and tree.children[-1].type == "OPTIONAL"
         if tree.data == "type_union":
             literals = [unquote(t) for t in tree.children if isinstance(t, Token) and t.type == "STRING"]
-            return TypeRef.model_construct(name="", args=[], optional=optional, literals=literals)
+            return TypeRef.build(name="", args=[], optional=optional, literals=literals)
         name = qname_text(tree.children[0])
         args = [self.type_ref(c) for c in tree.children[1:] if isinstance(c, Tree)]
-        return TypeRef.model_construct(name=name, args=args, optional=optional, literals=None)
+        return TypeRef.build(name=name, args=args, optional=optional, literals=None)
 
     def value(self, tree: Tree) -> tuple[Any, str]:
         kind = tree.data
@@ -276,7 +276,7 @@ class Lowerer:
                         params[str(p.children[0])] = token_value(p.children[1])[0]
                     elif p.data == "param_flag":
                         params[str(p.children[0])] = True
-        return Annotation.model_construct(name=name, value=value, kind=kind, params=params, span=self.span(tree))
+        return Annotation.build(name=name, value=value, kind=kind, params=params, span=self.span(tree))
 
     def edge(self, tree: Tree) -> EdgeDecl:
         sources: list[Ref] = []
