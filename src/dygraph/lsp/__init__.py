@@ -1,0 +1,1 @@
+"""Editor support: the DyGram language server (`dygraph lsp`) and the TextMate grammar generator."""
