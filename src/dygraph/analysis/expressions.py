@@ -8,6 +8,7 @@ milliseconds, and each distinct expression text is analysed once per process.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -66,18 +67,34 @@ def _bool_literal(token):
     return token
 
 
+def _cache_file(grammar: str) -> str:
+    """A per-user cache file for the parser tables (never a shared temporary directory)."""
+    import hashlib
+
+    import lark
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    digest = hashlib.sha256(f"{lark.__version__}\n{grammar}".encode()).hexdigest()[:16]
+    folder = os.path.join(base, "dygraph")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, f"cel-{digest}.pickle")
+
+
 @lru_cache(maxsize=1)
 def cel_parser():
-    """A Lark LALR parser over celpy's own CEL grammar, built once per process (grammar cached on disk)."""
+    """A Lark LALR parser over celpy's own CEL grammar, built once per process (tables cached on disk)."""
     import lark
 
     spec = importlib.util.find_spec("celpy")
     if spec is None or not spec.submodule_search_locations:  # pragma: no cover - declared dependency
         raise RuntimeError("cel-python is not installed")
     grammar = (Path(next(iter(spec.submodule_search_locations))) / "cel.lark").read_text()
-    return lark.Lark(grammar, parser="lalr", start="expr", g_regex_flags=re.M,
-                     lexer_callbacks={"IDENT": _bool_literal}, maybe_placeholders=False,
-                     priority="invert", cache=True)
+    options = dict(parser="lalr", start="expr", g_regex_flags=re.M, lexer_callbacks={"IDENT": _bool_literal},
+                   maybe_placeholders=False, priority="invert")
+    try:
+        return lark.Lark(grammar, cache=_cache_file(grammar), **options)
+    except (OSError, EOFError, ValueError):  # unwritable or corrupt cache: build in memory
+        return lark.Lark(grammar, **options)
 
 
 def _describe_expected(expected) -> str:

@@ -155,7 +155,7 @@ def check_cycles(ctx: Context) -> Iterator[Diagnostic]:
         yield ctx.diag("DG403", f"Cycle {text}{also} has no way out; every path through it loops until a limit",
                        first.span,
                        hint="Give the loop an exit with a condition, e.g. "
-                            f"`{ctx.label(loop[-2])} -when: 'done'-> finished;`, or guard one of its edges")
+                            f"`{ctx.label(loop[-2])} -when: '<condition>'-> next;`, or guard one of its edges")
 
 
 def check_init_exits(ctx: Context) -> Iterator[Diagnostic]:
