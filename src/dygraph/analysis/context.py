@@ -124,6 +124,14 @@ class Context:
         return {n.path: n for n in self.nodes if not self.is_context(n)}
 
     @cached_property
+    def graph_children(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for path, node in self.graph_nodes.items():
+            if node.parent is not None and node.parent in self.graph_nodes:
+                out.setdefault(node.parent, []).append(path)
+        return out
+
+    @cached_property
     def control_edges(self) -> list[Edge]:
         return [e for e in self.machine.edges if self.is_control(e)]
 

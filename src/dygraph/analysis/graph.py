@@ -18,14 +18,6 @@ BARRIER_NAMES = ("barrier", "wait", "sync", "join", "merge")
 FAN_OUT_NAMES = ("async", "spawn", "fork", "parallel", "map", "foreach", "each")
 
 
-def _children_index(ctx: Context) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for path, node in ctx.graph_nodes.items():
-        if node.parent is not None and node.parent in ctx.graph_nodes:
-            out.setdefault(node.parent, []).append(path)
-    return out
-
-
 def entry_points(ctx: Context) -> list[str]:
     """Init nodes, `@start` nodes and nodes no control edge leads into (reference §12)."""
     return [p for p, n in ctx.graph_nodes.items()
@@ -34,7 +26,7 @@ def entry_points(ctx: Context) -> list[str]:
 
 def reachable(ctx: Context, starts: Iterable[str], *, skip: Optional[set[int]] = None) -> set[str]:
     """Nodes reachable from `starts` over control edges (minus the edges whose id() is in `skip`)."""
-    children = _children_index(ctx)
+    children = ctx.graph_children
     seen: set[str] = set()
     stack = list(starts)
     while stack:
@@ -73,8 +65,8 @@ def check_reachability(ctx: Context) -> Iterator[Diagnostic]:
         if path not in seen:
             yield ctx.diag("DG401", f"Node '{ctx.label(path)}' cannot be reached from any entry point",
                            ctx.node_span(node),
-                           hint="Nothing outside its loop leads into it; add an edge from an entry point "
-                                "(an init node or a node with no incoming edges), or remove it")
+                           hint="Every way into it starts in a loop that nothing enters; add an edge from an "
+                                "entry point (an init node or a node with no incoming edges), or remove it")
 
 
 def check_orphans(ctx: Context) -> Iterator[Diagnostic]:
