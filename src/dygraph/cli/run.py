@@ -117,6 +117,8 @@ class EventWriter:
 
     def on_event(self, event: dict) -> None:
         if self.file is not None:
+            if "t" in event:
+                event = {**event, "t": round(event["t"], 4)}
             self.file.write(json.dumps(event, default=str) + "\n")
 
     def close(self) -> None:

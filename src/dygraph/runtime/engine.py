@@ -36,6 +36,9 @@ from dygraph.runtime.tools import SPECIAL_ARGUMENTS, Tool, check_arguments
 DEFAULT_MODEL = "gpt-4o-mini"
 EventListener = Callable[[dict], None]
 TERMINAL = ("completed", "failed", "cancelled")
+# pydantic's __setattr__ costs ~2 µs; the hot counters are plain values assigned without validation
+# anyway, so the stepping loop writes them directly.
+_set = object.__setattr__
 LIMIT_ATTRIBUTES = {"maxSteps": "max_steps", "maxVisits": "max_visits", "maxNodeInvocations": "max_visits",
                     "maxToolRounds": "max_tool_rounds"}
 
@@ -318,8 +321,8 @@ class Runtime:
     def _emit(self, events: list[dict], event_type: str, **fields: Any) -> dict:
         state = self.state
         event = {"seq": state.event_seq, "type": event_type, "step": state.steps,
-                 "t": round(state.elapsed + time.perf_counter() - self._t0, 4), **fields}
-        state.event_seq += 1
+                 "t": state.elapsed + time.perf_counter() - self._t0, **fields}
+        _set(state, "event_seq", state.event_seq + 1)
         events.append(event)
         if self.keep_events:
             self.events.append(event)
@@ -410,12 +413,13 @@ class Runtime:
 
     def _end_step(self, step: _Step) -> None:
         state, path, node = self.state, step.path, step.info.path
-        state.steps += 1
-        path.steps += 1
+        _set(state, "steps", state.steps + 1)
+        _set(path, "steps", path.steps + 1)
         path.visits[node] = step.visits + 1
         if step.turns_used:
             path.turns[node] = step.visit_base + step.turns_used
-        path.spawned = step.spawn_base + step.spawned
+        if step.spawned:
+            _set(path, "spawned", step.spawn_base + step.spawned)
         if step.inbox_used:
             del path.inbox[: step.inbox_used]
         if step.output is not None:
@@ -531,9 +535,9 @@ class Runtime:
     def _enter(self, path: PathState, ex: Exit, reason: str, events: list[dict]) -> None:
         leaf = self.program.entry(ex.target)
         source = path.node
-        path.node = leaf
+        _set(path, "node", leaf)
         path.history.append(leaf)
-        path.via = ex.index
+        _set(path, "via", ex.index)
         self._emit(events, "transition", path=path.id, **{"from": source}, to=leaf, reason=reason)
         self._emit(events, "node_entered", path=path.id, node=leaf)
 
