@@ -45,7 +45,7 @@ def test_format_follows_output_suffix_png_and_pdf(tmp_path):
 def test_dot_to_stdout_with_direction(tmp_path):
     result = CliRunner().invoke(main, ["render", str(write(tmp_path)), "--format", "dot", "--direction", "lr"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("digraph") and "rankdir=LR" in result.stdout
+    assert result.stdout.startswith('digraph Checkout') and "rankdir=LR" in result.stdout
     assert '"pay.charge"' in result.stdout and "cluster_pay" in result.stdout
 
 
@@ -57,9 +57,10 @@ def test_file_with_errors_prints_diagnostics_and_exits_1(tmp_path):
     assert "Traceback" not in result.output + result.stderr
 
 
-def test_missing_file_is_a_usage_error(tmp_path):
-    result = CliRunner().invoke(main, ["render", str(tmp_path / "nope.dygram")])
-    assert result.exit_code == 2
+def test_missing_file_or_unknown_suffix_is_a_usage_error(tmp_path):
+    assert CliRunner().invoke(main, ["render", str(tmp_path / "nope.dygram")]).exit_code == 2
+    result = CliRunner().invoke(main, ["render", str(write(tmp_path)), "-o", str(tmp_path / "x.jpg")])
+    assert result.exit_code == 2 and "--format" in result.stderr and not (tmp_path / "x.jpg").exists()
 
 
 def test_missing_graphviz_says_how_to_install(tmp_path, monkeypatch):

@@ -28,6 +28,8 @@ def render(file: Path, output: Optional[Path], fmt: Optional[str], direction: Op
     from dygraph.render import GraphvizNotFound, RenderError
     from dygraph.render import render as render_machine
 
+    if fmt is None and output is not None and output.suffix.lower() not in SUFFIX_FORMATS:
+        raise click.UsageError(f"cannot tell the format from {output.name!r}; use --format svg|png|pdf|dot")
     fmt = (fmt or SUFFIX_FORMATS.get(output.suffix.lower() if output else "", "svg")).lower()
     if output is None and fmt in ("png", "pdf") and sys.stdout.isatty():
         raise click.UsageError(f"{fmt.upper()} is binary; write it to a file with -o FILE.{fmt}")

@@ -15,7 +15,7 @@ import graphviz
 from dygraph.ir.model import Annotation, Attribute, Edge, Machine, Node, Note
 
 from .html import (drop_empty_elements, escape, format_annotation, format_value, markdown, plain, port_name,
-                   truncate)
+                   printable, truncate)
 from .style import (ASYNC_NAMES, BARRIER_NAMES, MAP_NAMES, StyleSheet, look_for, merge, modifiers,
                     normalize_direction, style_annotation, style_attribute, style_from_value, to_dot_attrs)
 
@@ -128,7 +128,8 @@ class _DotBuilder:
     # ---- build ----
 
     def build(self) -> str:
-        g = graphviz.Digraph("machine")
+        title = printable(" ".join((self.m.title or "").split())) or "machine"
+        g = graphviz.Digraph(graphviz.escape(title))  # becomes the SVG <title>
         g.attr(**self.graph_attrs())
         g.attr("node", fontname=FONT, fontsize="10")
         g.attr("edge", fontname=FONT, fontsize="9")

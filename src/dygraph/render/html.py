@@ -20,9 +20,14 @@ WRAP_WIDTH = 40
 CODE_FONT = '<FONT FACE="monospace" COLOR="#6C757D">'
 
 
+def printable(text: str) -> str:
+    """Text with the characters XML cannot hold replaced (they would break the SVG)."""
+    return _XML_INVALID.sub("\ufffd", text)
+
+
 def escape(text: str) -> str:
     """Plain text → HTML-label text. Tabs become spaces; newlines are left to the caller."""
-    text = _XML_INVALID.sub("\ufffd", text.replace("\t", "    "))
+    text = printable(text.replace("\t", "    "))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     return text.replace("]", "&#93;")  # Graphviz's HTML lexer chokes on a leading `]` or on `]]`
 
