@@ -102,7 +102,7 @@ function previewHtml(body) {
 async function refreshPreview(document, panel) {
   try {
     const svg = await renderSvg(document);
-    panel.webview.html = previewHtml(svg.replace(/^<\?xml[^>]*>\s*/, ""));
+    panel.webview.html = previewHtml(svg.slice(Math.max(svg.indexOf("<svg"), 0))); // drop the XML prolog
   } catch (err) {
     panel.webview.html = previewHtml(`<pre>${escapeHtml(String(err.message || err))}</pre>`);
   }

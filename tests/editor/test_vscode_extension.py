@@ -71,13 +71,13 @@ def test_snippets_cover_the_common_forms():
 
 
 def test_committed_textmate_grammar_is_generated_from_the_lark_grammar():
-    generated = textmate.render(textmate.default_grammar_path().read_text())
+    generated = textmate.render(textmate.grammar_text())
     committed = (EXTENSION_DIR / "syntaxes" / "dygram.tmLanguage.json").read_text()
     assert committed == generated, "run: python -m dygraph.lsp.textmate"
 
 
 def test_generator_rejects_a_terminal_it_cannot_scope():
-    grammar = textmate.default_grammar_path().read_text().replace("start:", "start: TILDE_THING |", 1)
+    grammar = textmate.grammar_text().replace("start:", "start: TILDE_THING |", 1)
     grammar += '\nTILDE_THING: "~~"\n'
     with pytest.raises(ValueError, match="TILDE_THING"):
         textmate.build(grammar)
@@ -114,3 +114,43 @@ def test_tokenizer_check_reports_an_unscoped_character(tmp_path):
     assert code == 1
     assert {p["line"] for p in report["untokenized"]} == {2}
     assert " ".join(p["text"] for p in report["untokenized"]).split() == ["$", "~"]
+
+
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+
+
+def _run_client(dygram_file, server_path) -> dict:
+    harness = EXTENSION_DIR.parent / "tests" / "editor" / "extension_harness.js"
+    proc = subprocess.run(["node", str(harness), str(dygram_file), str(server_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _dygraph_executable() -> str:
+    import sys
+    from pathlib import Path
+
+    candidate = Path(sys.executable).with_name("dygraph")
+    return str(candidate) if candidate.exists() else "dygraph"
+
+
+@needs_node
+def test_client_starts_the_server_and_previews_the_rendered_svg(tmp_path):
+    source = tmp_path / "flow.dygram"
+    source.write_text('machine "Flow"\nstart -> work -> done;\n')
+    report = _run_client(source, _dygraph_executable())
+    assert report["commands"] == sorted(c["command"] for c in MANIFEST["contributes"]["commands"])
+    assert report["started"] == [{"id": "dygram", "command": _dygraph_executable(), "args": ["lsp"],
+                                  "selector": ["dygram", "dygram"]}]
+    assert report["panels"] == ["Preview flow.dygram"]
+    assert report["previewHasSvg"] and "work" in report["previewText"]
+
+
+@needs_node
+def test_preview_shows_the_compiler_error_for_a_broken_file(tmp_path):
+    source = tmp_path / "broken.dygram"
+    source.write_text("a -> ;\n")
+    report = _run_client(source, _dygraph_executable())
+    assert not report["previewHasSvg"]
+    assert "DG101" in report["previewText"]

@@ -64,16 +64,11 @@ LANGUAGE_CONSTANTS = ("true", "false", "null")
 QUOTE_CANDIDATES = "\"'`"
 
 
-def default_grammar_path() -> Path:
-    try:
-        from importlib.resources import files
+def grammar_text() -> str:
+    """The compiler's grammar (the checkout's `grammar/dygram.lark`, or the wheel's copy)."""
+    from dygraph.syntax.parser import grammar_text as compiler_grammar
 
-        packaged = files("dygraph.syntax") / "dygram.lark"
-        if packaged.is_file():
-            return Path(str(packaged))
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return REPO_ROOT / "grammar" / "dygram.lark"
+    return compiler_grammar()
 
 
 def _is_arrow(name: str) -> bool:
@@ -271,7 +266,7 @@ def render(grammar_text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    text = render(default_grammar_path().read_text(encoding="utf-8"))
+    text = render(grammar_text())
     if "--check" in args:
         current = OUTPUT_PATH.read_text(encoding="utf-8") if OUTPUT_PATH.exists() else ""
         if current != text:
