@@ -47,13 +47,16 @@ class ToolFailure(Exception):
     """A user tool still failed after its retries: the agent turn fails (then catch edge or path failure)."""
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     status: str
     steps: int
     state: RunState
     events: list[dict]
     error: Optional[str] = None
+
+    def __repr__(self) -> str:  # short: event loops repr a finished task's result
+        return f"RunResult(status={self.status!r}, steps={self.steps}, paths={len(self.state.paths)})"
 
     @property
     def paths(self) -> list[PathState]:
@@ -395,7 +398,8 @@ class Runtime:
             await self._await_background_results(step)
             transitions = [ex for ex in info.plain if self._holds(ex, step, events)]
             spawns = [ex for ex in info.spawns if self._holds(ex, step, events)]
-            objective, errors = render_template(info.prompt, self._scope(step, info.prompt))
+            objective, errors = (render_template(info.prompt, self._scope(step, info.prompt))
+                                 if "{{" in info.prompt else (info.prompt, []))
             for err in errors:
                 self._emit(events, "diagnostic", path=path.id, node=info.path, message=f"template {err}")
             turn = await self._agent_turn(step, transitions, spawns, objective, events)
