@@ -376,6 +376,11 @@ def test_blank_text_and_odd_style_keys_never_produce_invalid_dot():
     assert not {k for k in p.nodes["b"] if "\\" in k}
 
 
+def test_machine_title_becomes_a_well_formed_svg_title():
+    root = ET.fromstring(to_svg(machine(node("a"), title='R&D &; <x> "q"\x01')))
+    assert root.find("{http://www.w3.org/2000/svg}g/{http://www.w3.org/2000/svg}title").text.startswith('R&D &; <x> "q"')
+
+
 def test_to_svg_and_jupyter_repr_are_svg():
     m = machine(node("a", "Task"), node("b", "State"), edges=[edge("a", "b")])
     assert ET.fromstring(to_svg(m)).tag.endswith("svg")

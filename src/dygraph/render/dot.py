@@ -128,7 +128,8 @@ class _DotBuilder:
     # ---- build ----
 
     def build(self) -> str:
-        title = printable(" ".join((self.m.title or "").split())) or "machine"
+        # Graphviz copies `&…;` into the SVG as if it were an entity; `&amp;` always is one.
+        title = printable(" ".join((self.m.title or "").split())).replace("&", "&amp;") or "machine"
         g = graphviz.Digraph(graphviz.escape(title))  # becomes the SVG <title>
         g.attr(**self.graph_attrs())
         g.attr("node", fontname=FONT, fontsize="10")
