@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Optional, TextIO
 
 import anyio
 from rich.console import Console
@@ -16,14 +16,18 @@ from dygraph.agents.base import AgentError, AgentReply, AgentRequest, ToolCall
 class InteractiveAgent:
     name = "interactive"
 
-    def __init__(self, console: Optional[Console] = None):
+    def __init__(self, console: Optional[Console] = None, stream: Optional[TextIO] = None):
         self.console = console or Console(stderr=True)
+        self.stream = stream  # answers come from here instead of the terminal (tests, piping)
         self._lock = anyio.Lock()  # one question at a time, even with concurrent paths
         self._count = 0
 
     async def respond(self, request: AgentRequest) -> AgentReply:
         async with self._lock:
-            return await anyio.to_thread.run_sync(self._ask, request)
+            try:
+                return await anyio.to_thread.run_sync(self._ask, request)
+            except (EOFError, KeyboardInterrupt):
+                raise AgentError("no answer from the terminal") from None
 
     def _ask(self, request: AgentRequest) -> AgentReply:
         c = self.console
@@ -40,9 +44,10 @@ class InteractiveAgent:
             table.add_row(str(i), t.name, t.description)
         c.print(table)
         try:
-            answer = Prompt.ask("Tool number or name (empty: end the turn)", console=c, default="")
+            answer = self._read("Tool number or name (empty: end the turn)", "")
         except (EOFError, KeyboardInterrupt):
             raise AgentError("no answer from the terminal") from None
+
         answer = answer.strip()
         if not answer:
             return AgentReply(content=None, tool_calls=[])
@@ -52,7 +57,7 @@ class InteractiveAgent:
             return self._ask(request)
         arguments: dict = {}
         if tool.parameters.get("properties"):
-            raw = Prompt.ask("Arguments as JSON", console=c, default="{}")
+            raw = self._read("Arguments as JSON", "{}")
             try:
                 arguments = json.loads(raw)
             except json.JSONDecodeError:
@@ -60,6 +65,15 @@ class InteractiveAgent:
         self._count += 1
         return AgentReply(content=None, tool_calls=[ToolCall(id=f"tty_{self._count}", name=tool.name,
                                                              arguments=arguments)])
+
+    def _read(self, question: str, default: str) -> str:
+        if self.stream is None:
+            return Prompt.ask(question, console=self.console, default=default)
+        self.console.print(f"{question}: ", end="")
+        line = self.stream.readline()
+        if not line:
+            raise EOFError
+        return line.strip() or default
 
     async def aclose(self) -> None:
         return None
