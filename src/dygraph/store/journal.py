@@ -80,6 +80,7 @@ class SQLiteJournal:
         self.reused_tool_calls = 0
         self.reused_exchanges = 0
         self.surfaced: list[str] = []  # interrupted non-idempotent calls that were not re-run
+        self._committed: set[int] = set()  # runtime event seqs already stored by this process
 
     def prepare_resume(self, step: int, state: RunState) -> None:
         """Continue numbering after the checkpoint `state` was loaded from."""
@@ -91,8 +92,14 @@ class SQLiteJournal:
 
     async def on_step(self, state: RunState, events: list[dict]) -> None:
         text, rows = encode_state(state, self._persisted)  # before any await: `state` is live
-        rows_events = [(str(e.get("type", "event")), {k: v for k, v in e.items() if k != "type"})
-                       for e in events]
+        rows_events = []
+        for event in events:
+            seq = event.get("seq")
+            if seq is not None:
+                if seq in self._committed:  # the runtime handed this event over twice
+                    continue
+                self._committed.add(seq)
+            rows_events.append((str(event.get("type", "event")), {k: v for k, v in event.items() if k != "type"}))
         self.commits += 1
         first, self.next_seq = self.next_seq, self.next_seq + len(rows_events)
         await self.store.acommit_step(self.run_id, self.commits, text, rows_events, history=rows,

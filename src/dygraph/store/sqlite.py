@@ -162,6 +162,8 @@ class SQLiteStore(RunStore):
         self._beater: threading.Thread | None = None
         self._wrote = threading.Event()
         self._inline_lock = threading.Lock()
+        self._queued_writes = 0  # writes submitted to the store thread and not yet done
+        self._count_lock = threading.Lock()
         self._inline_conn: sqlite3.Connection | None = None
         self._checkpointer = threading.Thread(target=self._checkpoint_wal, name="dygraph-wal", daemon=True)
         ready: Future = Future()
@@ -299,8 +301,16 @@ class SQLiteStore(RunStore):
         if self._closed:
             raise RuntimeError("the run store is closed")
         job = _Job(fn, args, write)
+        if write:
+            with self._count_lock:
+                self._queued_writes += 1
+            job.future.add_done_callback(self._write_done)
         self._queue.put(job)
         return job.future
+
+    def _write_done(self, _future: Future) -> None:
+        with self._count_lock:
+            self._queued_writes -= 1
 
     def _call(self, fn: Callable, *args: Any, write: bool = False) -> Any:
         return self._submit(fn, *args, write=write).result()
@@ -313,6 +323,8 @@ class SQLiteStore(RunStore):
         if not self._inline_lock.acquire(blocking=False):
             return False, None
         try:
+            if self._queued_writes:  # never overtake a queued write (an older checkpoint, say)
+                return False, None
             if self._inline_conn is None:
                 self._inline_conn = self._connect(busy_timeout_ms=0, migrate=False)
             conn = self._inline_conn
