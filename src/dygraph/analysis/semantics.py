@@ -87,7 +87,7 @@ def check_context_access(ctx: Context) -> Iterator[Diagnostic]:
     """DG504: a task's template reads a context node it has no edge to."""
     m = ctx.machine
     for node in ctx.nodes:
-        if ctx.etype(node) != "task":
+        if ctx.etype(node) != "task" and node.attribute("prompt") is None:
             continue
         reported: set[str] = set()
         for a in node.attributes:
