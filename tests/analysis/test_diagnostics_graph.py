@@ -37,6 +37,7 @@ def test_dg402_not_reported_without_any_flow_or_for_children(check):
         }
         init start;
         start -> workflow;
+        Type Order { id<string>; }
     """)
     assert "DG402" not in r.codes()
 

@@ -9,6 +9,7 @@ from dygraph.diagnostics import Diagnostic, Severity
 from dygraph.ir.model import Edge, Machine, Node, SourceSpan
 
 NOT_GRAPH_TYPES = frozenset({"note", "style"})
+SCHEMA_TYPE = "type"  # `Type User { … }` describes data; it is never a step
 
 
 class Context:
@@ -120,8 +121,8 @@ class Context:
 
     @cached_property
     def graph_nodes(self) -> dict[str, Node]:
-        """Nodes of the control graph: everything but context, notes and styles."""
-        return {n.path: n for n in self.nodes if not self.is_context(n)}
+        """Nodes of the control graph: everything but context, schema types, notes and styles."""
+        return {n.path: n for n in self.nodes if n.type_lower != SCHEMA_TYPE and not self.is_context(n)}
 
     @cached_property
     def graph_children(self) -> dict[str, list[str]]:
