@@ -268,3 +268,38 @@ async def test_semantic_tokens_classify_the_source(lsp):
     assert decoded[(9, "prompt")] == "property"
     assert decoded[(9, '"Check {{ cart.items }}"')] == "string"
     assert decoded[(18, "->")] == "operator"
+
+
+async def test_incremental_change_is_applied_before_checking(lsp):
+    uri = lsp.open("incremental.dygram", PROGRAM)
+    await lsp.wait_diagnostics(uri, 1)
+    lsp.versions[uri] += 1
+    start = pos(PROGRAM, "State audit;")
+    lsp.client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=lsp.versions[uri]),
+        content_changes=[types.TextDocumentContentChangePartial(
+            range=types.Range(start=start, end=types.Position(line=start.line, character=start.character + 5)),
+            text="State audit; State")]))
+    diagnostics = await lsp.wait_diagnostics(uri, lsp.versions[uri])
+    assert [d.code for d in diagnostics] == ["DG201"]  # declared twice now
+    assert diagnostics[0].range.start.line == start.line
+
+
+async def test_rename_updates_declaration_and_every_reference(lsp):
+    uri = lsp.open("rename.dygram", PROGRAM)
+    await lsp.wait_diagnostics(uri, 1)
+    edit = await lsp.client.text_document_rename_async(types.RenameParams(
+        text_document=doc(uri), position=pos(PROGRAM, "shipping.pack", delta=10), new_name="box"))
+    edits = edit.changes[uri]
+    lines = PROGRAM.split("\n")
+    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        line = lines[e.range.start.line]
+        lines[e.range.start.line] = line[:e.range.start.character] + e.new_text + line[e.range.end.character:]
+    renamed = "\n".join(lines)
+    assert "Task box \"Pack\"" in renamed and "box -> send" in renamed and "shipping.box;" in renamed
+    assert "pack" not in renamed.replace("Pack", "")
+    from dygraph.syntax import compile_source
+
+    before, _ = compile_source(PROGRAM)
+    after, _ = compile_source(renamed)
+    assert {n.path for n in after.nodes} == {n.path.replace("pack", "box") for n in before.nodes}

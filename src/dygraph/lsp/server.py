@@ -17,7 +17,7 @@ from pygls.lsp.server import LanguageServer
 from dygraph.diagnostics import Diagnostic, Severity
 from dygraph.ir.model import Machine, Node
 from dygraph.lsp import docs
-from dygraph.lsp.index import DocumentIndex, LineIndex, analyze_document
+from dygraph.lsp.index import KEYWORDS, DocumentIndex, LineIndex, analyze_document
 
 TOKEN_TYPES = ["namespace", "type", "class", "variable", "property", "decorator", "keyword", "string",
                "number", "comment", "operator", "macro", "enumMember", "parameter"]
@@ -408,6 +408,29 @@ def create_server() -> DygramLanguageServer:
         include = params.context.include_declaration if params.context else True
         return [types.Location(uri=params.text_document.uri, range=_range(index, o.start, o.end))
                 for o in index.occurrences_of(occ.path) if include or not o.definition]
+
+    @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
+    def prepare_rename(ls: DygramLanguageServer, params: types.PrepareRenameParams) -> Optional[types.Range]:
+        index = ls.navigable(params.text_document.uri)
+        if index is None or not index.parsed:
+            return None
+        occ = index.occurrence_at(index.lines.offset(params.position.line, params.position.character))
+        return _range(index, occ.start, occ.end) if occ is not None and occ.path is not None else None
+
+    @server.feature(types.TEXT_DOCUMENT_RENAME)
+    def rename(ls: DygramLanguageServer, params: types.RenameParams) -> Optional[types.WorkspaceEdit]:
+        """Rename a node: its declaration and every reference (each is one name segment)."""
+        index = ls.current(params.text_document.uri)
+        if not index.parsed:
+            return None
+        occ = index.occurrence_at(index.lines.offset(params.position.line, params.position.character))
+        if occ is None or occ.path is None:
+            return None
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", params.new_name) or params.new_name in KEYWORDS:
+            raise ValueError(f"'{params.new_name}' is not a valid node name")
+        edits = [types.TextEdit(range=_range(index, o.start, o.end), new_text=params.new_name)
+                 for o in index.occurrences_of(occ.path)]
+        return types.WorkspaceEdit(changes={params.text_document.uri: edits})
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS))
     def completion(ls: DygramLanguageServer, params: types.CompletionParams) -> types.CompletionList:
