@@ -103,3 +103,13 @@ def test_human_summary_and_offline_notice(files):
     assert r.exit_code == 0
     assert "not an LLM" in r.stderr
     assert "completed" in r.stdout and "start → review → approve → done" in r.stdout
+
+
+def test_tools_file_with_background_tool(files):
+    examples = __import__("pathlib").Path(__file__).resolve().parents[2] / "examples" / "runtime"
+    r = invoke(str(examples / "async-tools.dygram"), "--agent", f"script:{examples / 'async-tools.script.json'}",
+               "--tools", str(examples / "async-tools.py"), "--json", "--ephemeral", "--events",
+               str(files / "ev.jsonl"))
+    assert r.exit_code == 0, r.output
+    kinds = [json.loads(line)["type"] for line in (files / "ev.jsonl").read_text().splitlines()]
+    assert kinds.count("async_tool_started") == 1 and kinds.count("async_tool_finished") == 1

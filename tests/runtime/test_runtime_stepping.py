@@ -186,3 +186,21 @@ async def test_model_precedence_node_then_cli_then_config_then_env(monkeypatch):
 async def test_inferred_attribute_edges_are_data_not_control():
     r = await run_source('start -> t; task t { note: "review"; } review "Review";')
     assert r.path("p0").history == ["start", "t"]
+
+
+async def test_active_state_is_the_last_state_on_the_path():
+    src = """
+    state Review;
+    start -> Review;
+    Review -> check;
+    check -when: "activeState == 'Review'";-> fromReview;
+    check -> elsewhere;
+    """
+    r = await run_source(src)
+    assert r.path("p0").history[-1] == "fromReview"
+
+
+async def test_auto_async_exit_spawns_while_the_path_moves_on():
+    r = await run_source("start -> s; s -@auto, @async-> side; s -> main;")
+    assert histories(r) == {"p0": ["start", "s", "main"], "p0.0": ["side"]}
+    assert of_type(r, "path_spawned")[0]["kind"] == "auto-async"
