@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable, Iterator, Optional
 
 from dygraph.diagnostics import Diagnostic
-from dygraph.ir.model import Edge, Node, SourceSpan, Value
+from dygraph.ir.model import Edge, Node, SourceSpan, Value, string_leaves
 
 from .context import Context, close_matches
 from .expressions import BUILTIN_NAMES, CEL_NAMES, analyse, placeholders, preprocess_condition, syntax_hint
@@ -59,17 +59,6 @@ def check_conditions(ctx: Context) -> Iterator[Diagnostic]:
                                     "or built-in", edge.span, hint=_unknown_hint(ctx, name, base | own))
 
 
-def _strings(value: Value) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-
-
 def _template_diagnostics(ctx: Context, text: str, where: str, span: Optional[SourceSpan],
                           known: frozenset[str] | set[str]) -> Iterator[Diagnostic]:
     for body in placeholders(text):
@@ -91,7 +80,7 @@ def _node_templates(ctx: Context, node: Node, base: frozenset[str]) -> Iterator[
     if node.title and "{{" in node.title:
         yield from _template_diagnostics(ctx, node.title, f"the title of '{node.name}'", ctx.node_span(node), known)
     for a in node.attributes:
-        for text in _strings(a.value):
+        for text in string_leaves(a.value):
             if "{{" in text:
                 yield from _template_diagnostics(ctx, text, f"'{node.name}.{a.name}'", a.span or node.span, known)
 
@@ -101,7 +90,7 @@ def check_templates(ctx: Context) -> Iterator[Diagnostic]:
     m = ctx.machine
     machine_known = base | {a.name for a in m.attributes}
     for a in m.attributes:
-        for text in _strings(a.value):
+        for text in string_leaves(a.value):
             if "{{" in text:
                 yield from _template_diagnostics(ctx, text, f"machine attribute '{a.name}'", a.span, machine_known)
     for node in ctx.nodes:

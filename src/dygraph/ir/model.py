@@ -8,13 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal, Optional, Union
+from typing import Any, Iterator, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
 FORMAT_VERSION = "1.0"
 
 Value = Any  # JSON: str | int | float | bool | None | list[Value] | dict[str, Value]
+
+
+def string_leaves(value: Value) -> Iterator[str]:
+    """Every string in a value, at any depth of its arrays and objects."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from string_leaves(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from string_leaves(v)
 
 # Node types that mean "context" for every semantic purpose (reference §4.2).
 CONTEXT_ALIASES = frozenset({"context", "data", "input", "output", "result", "entity", "resource", "concept"})
