@@ -87,7 +87,7 @@ async def test_await_result_first_and_completion():
     task w2 { prompt: "more"; }
     """
     agent = scripted({
-        "t": [[{"name": "spawn_async_to_w", "arguments": {"await_result": "first"}},
+        "t": [[{"name": "spawn_async_to_w", "arguments": {"await_result": True}},
                {"name": "spawn_async_to_w", "arguments": {"await_result": "completion"}}]],
         "w": [{"rounds": [[{"name": "transition_to_w2", "arguments": {}}]], "content": "w says hi"}] * 2,
         "w2": [{"rounds": [], "content": "finished"}] * 2,

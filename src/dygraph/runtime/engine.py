@@ -826,7 +826,9 @@ class Runtime:
 
     @staticmethod
     def _write_args(handler: _Handler, args: dict) -> dict:
-        """`write_X` also accepts the reference's `{"data": {...}}` form."""
+        """Accept the reference's forms: `write_X({"data": {...}})`, boolean `await_result`."""
+        if handler.kind == "spawn" and isinstance(args.get("await_result"), bool):
+            args["await_result"] = "first" if args["await_result"] else "none"
         if handler.kind == "write" and set(args) == {"data"} and isinstance(args["data"], dict) \
                 and "data" not in handler.schema.get("properties", {}):
             data = args.pop("data")
@@ -842,11 +844,9 @@ class Runtime:
         return {"status": "transitioning", "target": target}
 
     async def _spawn_tool(self, step: _Step, ex: Exit, args: dict, events: list[dict]) -> dict:
-        mode = args.get("await_result", "none")
-        mode = {True: "first", False: "none", None: "none"}.get(mode, mode) if not isinstance(mode, str) else mode
+        mode = args.get("await_result") or "none"
         spawn_events: list[dict] = []
         child = self._spawn(step, ex, spawn_events, reason="agent")
-        events.extend(spawn_events)
         await self._commit(spawn_events)  # the child runs now; its existence is durable before it steps
         result: dict = {"status": "spawned", "path_id": child.id, "target": self.program.display(ex.target)}
         if mode == "first":
