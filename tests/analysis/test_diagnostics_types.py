@@ -100,8 +100,11 @@ def test_values_that_fit_their_types_pass(check):
             m<string>: #envKey;
             n<URL>: "{{ config.url }}";
             o<boolean>: true;
+            p<User>: alice;
+            q<string>: "{{ config.url }}";
         }
         Context config { url: "https://api.example.com"; }
+        Task alice;
     """)
     assert not [d for d in r.diagnostics if d.code.startswith("DG30")], r.diagnostics
 
