@@ -204,3 +204,12 @@ async def test_auto_async_exit_spawns_while_the_path_moves_on():
     r = await run_source("start -> s; s -@auto, @async-> side; s -> main;")
     assert histories(r) == {"p0": ["start", "s", "main"], "p0.0": ["side"]}
     assert of_type(r, "path_spawned")[0]["kind"] == "auto-async"
+
+
+async def test_prose_answer_gets_one_reminder_to_transition():
+    agent = scripted({"t": [{"rounds": [[], [{"name": "transition_to_b", "arguments": {}}]], "content": "thinking"}]})
+    r = await run_source('start -> t; task t { prompt: "p"; } t -> b;', agent=agent)
+    assert r.path("p0").history == ["start", "t", "b"] and r.path("p0").visits["t"] == 1
+    second = agent.at("t")[1]
+    assert second.round == 2 and "transition_to_*" in second.messages[-1]["content"]
+    assert second.messages[-1]["role"] == "user"

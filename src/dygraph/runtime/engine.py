@@ -34,6 +34,7 @@ from dygraph.runtime.state import AsyncToolState, BarrierState, Limits, PathStat
 from dygraph.runtime.tools import SPECIAL_ARGUMENTS, Tool, check_arguments
 
 DEFAULT_MODEL = "gpt-4o-mini"
+NUDGE = "You have not chosen how to continue. When you are done, call exactly one transition_to_* tool."
 EventListener = Callable[[dict], None]
 TERMINAL = ("completed", "failed", "cancelled")
 # pydantic's __setattr__ costs ~2 µs; the hot counters are plain values assigned without validation
@@ -667,6 +668,7 @@ class Runtime:
         system = self._system_prompt(step, objective, offer)
         model = self._model(info)
         turn = _Turn()
+        nudged = False
         for round_no in range(1, self.state.limits.max_tool_rounds + 1):
             request = AgentRequest(run_id=self.state.run_id, path_id=path.id, node=info.path, visit=visit,
                                    round=round_no, model=model, system=system, messages=list(messages),
@@ -685,6 +687,10 @@ class Runtime:
                     for c in reply.tool_calls]
             messages.append(assistant)
             if not reply.tool_calls:
+                if offer.has_transition and not nudged and round_no < self.state.limits.max_tool_rounds:
+                    nudged = True  # models often answer in prose first; one reminder, then the turn ends
+                    messages.append({"role": "user", "content": NUDGE})
+                    continue
                 break
             for i, call in enumerate(reply.tool_calls):
                 call_id = f"{path.id}:{step.step_no}:{visit}:{round_no}:{i}"
