@@ -25,7 +25,7 @@ import anyio
 import anyio.lowlevel
 from celpy import celtypes
 
-from dygraph.agents.base import Agent, AgentRequest, ToolCall, ToolSpec
+from dygraph.agents.base import Agent, AgentError, AgentRequest, ToolCall, ToolSpec
 from dygraph.ir.model import Machine
 from dygraph.runtime.expressions import condition_holds, evaluate, render_template, to_cel
 from dygraph.runtime.graph import Exit, NodeInfo, Program, json_schema_for, tool_safe
@@ -648,8 +648,8 @@ class Runtime:
                 return _Turn(error=str(exc))
             except TimeoutError:
                 error = f"timed out after {timeout:g}s"
-            except Exception as exc:  # AgentError, or anything an agent implementation raises
-                error = f"agent failed: {exc}" if str(exc) else f"agent failed: {type(exc).__name__}"
+            except AgentError as exc:
+                error = f"agent failed: {exc}" if str(exc) else "agent failed"
             if attempt >= retries:
                 return _Turn(error=error if not retries else f"{error} (after {retries} retries)")
             attempt += 1
@@ -673,7 +673,12 @@ class Runtime:
             request = AgentRequest(run_id=self.state.run_id, path_id=path.id, node=info.path, visit=visit,
                                    round=round_no, model=model, system=system, messages=list(messages),
                                    tools=offer.specs)
-            reply = await self.agent.respond(request)
+            try:
+                reply = await self.agent.respond(request)
+            except AgentError:
+                raise
+            except Exception as exc:  # an agent implementation's own failure is a failed turn, not a crash
+                raise AgentError(f"{type(exc).__name__}: {exc}") from exc
             if reply.content:
                 turn.content = step.output = reply.content
             self._emit(events, "agent_turn", path=path.id, node=info.path, visit=visit, round=round_no,
