@@ -60,6 +60,27 @@ def test_comments_anywhere_are_kept_and_change_nothing(seed):
     assert ir_of(formatted, str(path)) == ir_of(source, str(path))
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_extra_whitespace_and_newlines_anywhere_change_nothing(seed):
+    rng = random.Random(seed)
+    programs = corpus_programs("ok")
+    if not programs:
+        pytest.skip("conformance corpus not found")
+    path = rng.choice(programs)
+    source = path.read_text()
+    tokens = list(cst_parser().parse(source).scan_values(lambda v: isinstance(v, Token)))
+    for pos in sorted({rng.choice(tokens).end_pos for _ in range(15)}, reverse=True):
+        source = source[:pos] + rng.choice(["\n", "  ", "\n\n\n", " \t "]) + source[pos:]
+    formatted = format_text(source, str(path))
+    assert format_text(formatted, str(path)) == formatted
+    assert ir_of(formatted, str(path)) == ir_of(source, str(path))
+
+
+def test_empty_values_written_over_lines_still_align():
+    source = "Task t {\n  a: [\n  ]\n  longer: {\n  }\n}\n"
+    assert format_text(source) == "Task t {\n    a:      [];\n    longer: {};\n}\n"
+
+
 def test_canonical_layout():
     source = (
         'machine "Demo"   @Version("1")   { version:"1.0" ; owner : "me" }\n'

@@ -345,8 +345,15 @@ class Printer:
                 self.node(c)
 
     def _has_multiline_value(self, n: Tree) -> bool:
-        return any(isinstance(v, Tree) and v.data in ("array", "object") and not self._one_line_in_source(v)
+        return any(isinstance(v, Tree) and v.data in ("array", "object") and self._prints_multiline(v)
                    for v in n.iter_subtrees())
+
+    def _prints_multiline(self, value: Tree) -> bool:
+        """The layout `p_array` / `p_object` choose: empty values print as `[]` / `{}`."""
+        if self._one_line_in_source(value):
+            return False
+        has_members = any(isinstance(c, Tree) for c in value.children)
+        return has_members or (value.data == "object" and self._has_comment(value))
 
     def p_type_ann(self, n: Tree) -> None:
         for c in n.children:
@@ -376,7 +383,7 @@ class Printer:
         self.node(n.children[0])
 
     def p_object(self, n: Tree) -> None:
-        self.block(n, inline=self._one_line_in_source(n))
+        self.block(n, inline=not self._prints_multiline(n))
 
     def p_array(self, n: Tree) -> None:
         lsqb, *inner, rsqb = n.children
