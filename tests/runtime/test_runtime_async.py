@@ -249,3 +249,21 @@ async def test_example_conditional_async_workflow_runs_offline():
     r = await run_source(src)
     assert r.status == "completed"
     assert all(p.history[-1] == "end" for p in r.paths if p.parent)
+
+
+async def test_awaiting_completion_of_a_child_at_a_barrier_does_not_deadlock():
+    src = """
+    start -> boss;
+    task boss { prompt: "p"; }
+    boss -@async-> worker;
+    boss -@barrier("b")-> joined;
+    worker -@barrier("b")-> joined;
+    """
+    agent = scripted({"boss": [[{"name": "spawn_async_to_worker", "arguments": {"await_result": "completion"}},
+                                {"name": "transition_to_joined", "arguments": {}}]]})
+    import anyio
+
+    with anyio.fail_after(5):
+        r = await run_source(src, agent=agent)
+    assert r.status == "completed"
+    assert histories(r) == {"p0": ["start", "boss", "joined"], "p0.0": ["worker", "joined"]}

@@ -167,6 +167,7 @@ class Runtime:
         self._waiters: dict[str, anyio.Event] = {}
         self._driving: set[str] = set()
         self._running_tools: dict[str, int] = {}
+        self._awaiting: dict[str, str] = {}  # parent path -> child it awaits to completion
         self._tg: Any = None
         self._cancel_scope: Optional[anyio.CancelScope] = None
         self._t0 = 0.0
@@ -602,7 +603,7 @@ class Runtime:
             reach = self.program.barrier_reach.get(bid, frozenset())
             arrived = set(barrier.waiting)
             if any(p.status in ("active", "waiting") and p.id not in arrived and p.node in reach
-                   for p in paths.values()):
+                   and not self._awaits_arrived_child(p.id, arrived) for p in paths.values()):
                 continue
             ids = list(barrier.waiting)
             barrier.waiting.clear()
@@ -622,6 +623,12 @@ class Runtime:
                 self._wake(pid)
             self._emit(events, "barrier_released", barrier=bid, paths=ids, merge=barrier.merge,
                        continuing=keep)
+
+    def _awaits_arrived_child(self, path_id: str, arrived: set[str]) -> bool:
+        """A parent blocked on `await_result: completion` of a child waiting at this barrier cannot
+        arrive before the barrier releases; counting it would deadlock."""
+        child = self._awaiting.get(path_id)
+        return child is not None and child in arrived
 
     # ------------------------------------------------------------------ agent turns
 
@@ -864,7 +871,16 @@ class Runtime:
             await self._wait_for(child.id, lambda: child.first_result is not None or child.status in TERMINAL)
             result.update(path_status=child.status, result=child.first_result)
         elif mode == "completion":
-            await self._wait_for(child.id, lambda: child.status in TERMINAL)
+            self._awaiting[step.path.id] = child.id
+            if self.state.barriers:
+                release: list[dict] = []
+                self._check_barriers(release)
+                if release:
+                    await self._commit(release)
+            try:
+                await self._wait_for(child.id, lambda: child.status in TERMINAL)
+            finally:
+                self._awaiting.pop(step.path.id, None)
             result.update(path_status=child.status, history=list(child.history), output=child.output,
                           error=child.error)
         return result
