@@ -11,6 +11,7 @@ import pytest
 from dygraph.lsp import textmate
 
 from editor_corpus import EXTENSION_DIR, corpus_programs
+from textmate_engine import Grammar, unscoped
 
 MANIFEST = json.loads((EXTENSION_DIR / "package.json").read_text())
 
@@ -81,6 +82,26 @@ def test_generator_rejects_a_terminal_it_cannot_scope():
     grammar += '\nTILDE_THING: "~~"\n'
     with pytest.raises(ValueError, match="TILDE_THING"):
         textmate.build(grammar)
+
+
+GRAMMAR_FILE = EXTENSION_DIR / "syntaxes" / "dygram.tmLanguage.json"
+
+
+def test_textmate_grammar_scopes_every_corpus_program_python_engine(ok_programs):
+    grammar = Grammar(json.loads(GRAMMAR_FILE.read_text()))
+    problems = {p.name: unscoped(grammar, p.read_text()) for p in corpus_programs()}
+    assert {name: found for name, found in problems.items() if found} == {}
+
+
+def test_python_engine_reports_an_unscoped_character():
+    grammar = Grammar(json.loads(GRAMMAR_FILE.read_text()))
+    assert unscoped(grammar, "a -> b;\n$ ~\n") == [(2, 1, "$ ~")]
+
+
+def _innermost_scopes(tokens) -> dict:
+    """(line, column) of every non-blank character -> its innermost scope."""
+    return {(line, col): scopes[-1] for line, col, text, scopes in tokens
+            for col, ch in enumerate(text, start=col) if not ch.isspace()}
 
 
 def _tokenizer_ready() -> bool:
@@ -154,3 +175,20 @@ def test_preview_shows_the_compiler_error_for_a_broken_file(tmp_path):
     report = _run_client(source, _dygraph_executable())
     assert not report["previewHasSvg"]
     assert "DG101" in report["previewText"]
+
+
+@needs_textmate
+def test_python_engine_agrees_with_vscode_textmate():
+    programs = [p for p in corpus_programs("ok") if p.stat().st_size > 400][::12]
+    assert len(programs) >= 5
+    proc = subprocess.run(["node", str(EXTENSION_DIR / "scripts" / "tokenize.js"), "--dump", *map(str, programs)],
+                          capture_output=True, text=True, timeout=120)
+    dump = json.loads(proc.stdout)["dump"]
+    grammar = Grammar(json.loads(GRAMMAR_FILE.read_text()))
+    for program in programs:
+        lines = program.read_text().split("\n")
+        node_tokens = [(line, start, lines[line - 1][start:end], scopes)
+                       for file, line, start, end, scopes in dump if file == str(program)]
+        python_tokens = [(t.line + 1, t.start, lines[t.line][t.start:t.end], t.scopes)
+                         for t in grammar.tokenize(program.read_text())]
+        assert _innermost_scopes(python_tokens) == _innermost_scopes(node_tokens), program.name

@@ -2,7 +2,8 @@
 // (vscode-textmate + vscode-oniguruma), and report every non-blank character that got no scope
 // beyond the file's root scope.
 //
-//   node scripts/tokenize.js FILE...     -> prints {"files": N, "tokens": T, "untokenized": [...]}; exit 1 if any
+//   node scripts/tokenize.js FILE...          -> {"files": N, "tokens": T, "untokenized": [...]}; exit 1 if any
+//   node scripts/tokenize.js --dump FILE...   -> also "dump": [[file, line, start, end, scopes], ...]
 "use strict";
 
 const fs = require("fs");
@@ -27,7 +28,7 @@ async function loadRegistry() {
   });
 }
 
-function check(grammar, file) {
+function check(grammar, file, dump) {
   const lines = fs.readFileSync(file, "utf8").split(/\r?\n/);
   const problems = [];
   let tokens = 0;
@@ -37,6 +38,9 @@ function check(grammar, file) {
     for (const token of result.tokens) {
       tokens += 1;
       const text = line.slice(token.startIndex, token.endIndex);
+      if (dump) {
+        dump.push([file, index + 1, token.startIndex, token.endIndex, token.scopes]);
+      }
       if (token.scopes.length < 2 && text.trim() !== "") {
         problems.push({ file, line: index + 1, column: token.startIndex + 1, text });
       }
@@ -47,17 +51,19 @@ function check(grammar, file) {
 }
 
 async function main() {
-  const files = process.argv.slice(2);
+  const dumping = process.argv[2] === "--dump";
+  const files = process.argv.slice(dumping ? 3 : 2);
+  const dump = dumping ? [] : null;
   const registry = await loadRegistry();
   const grammar = await registry.loadGrammar(SCOPE);
   let tokens = 0;
   const untokenized = [];
   for (const file of files) {
-    const result = check(grammar, file);
+    const result = check(grammar, file, dump);
     tokens += result.tokens;
     untokenized.push(...result.problems);
   }
-  process.stdout.write(JSON.stringify({ files: files.length, tokens, untokenized }) + "\n");
+  process.stdout.write(JSON.stringify({ files: files.length, tokens, untokenized, ...(dump ? { dump } : {}) }) + "\n");
   process.exitCode = untokenized.length ? 1 : 0;
 }
 
