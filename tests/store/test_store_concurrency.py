@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dygraph.store import RunStatus, SQLiteStore
 from dygraph.store.journal import load_state
+from dygraph.store.sqlite import SCHEMA_VERSION
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -31,7 +32,7 @@ def assert_consistent(db: Path, prefixes: list[str], runs: int) -> None:
                 assert [e.step for e in events[:-1]] == [i for i in range(1, STEPS + 1) for _ in (0, 1)]
                 assert events[-1].type == "run_completed"
                 step, state = load_state(store, run_id)
-                assert step == STEPS + 1 == run.step
+                assert step == STEPS + 1 == run.step and run.steps == STEPS
                 assert state.paths["p1"].history == [f"N{i}" for i in range(STEPS + 1)]
                 assert len(state.paths) == 1 + STEPS // 10
                 assert state.status == "completed"
@@ -63,7 +64,7 @@ def test_two_processes_create_the_schema_at_once(tmp_path):
     db = tmp_path / "fresh.db"
     write_from_processes(db, ["a", "b"], 3)
     with SQLiteStore(db) as store:
-        assert store.schema_version() == 1
+        assert store.schema_version() == SCHEMA_VERSION
 
 
 async def test_group_commit_isolates_a_failing_write(tmp_path):

@@ -54,6 +54,26 @@ def test_schema_is_versioned_in_wal_mode(tmp_path):
         SQLiteStore(db)
 
 
+def test_an_older_database_is_migrated_in_place(tmp_path):
+    from dygraph.store.sqlite import MIGRATIONS
+
+    db = tmp_path / "runs.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(MIGRATIONS[0])  # a store written by schema version 1
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+    conn.execute("INSERT INTO schema_migrations VALUES (1, 0)")
+    conn.execute("INSERT INTO runs (id, machine, status, created_at, updated_at) VALUES ('old', 'm', 'completed', 1, 1)")
+    conn.execute("INSERT INTO checkpoints VALUES ('old', 3, '{}', 1)")
+    conn.commit()
+    conn.close()
+    with SQLiteStore(db) as s:
+        assert s.schema_version() == SCHEMA_VERSION == 2
+        old = s.require_run("old")
+        assert (old.status, old.step, old.steps) == (RunStatus.COMPLETED, 3, 0)
+        s.commit_step("old", 4, "{}", [], steps=9)
+        assert s.require_run("old").steps == 9
+
+
 def test_runs_are_created_listed_filtered_and_removed(store):
     a = store.create_run(machine="order", source="machine 'x'", machine_file="/m/order.dygram", run_id="a")
     store.create_run(machine="billing", run_id="b", parent_id="a")

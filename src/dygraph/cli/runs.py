@@ -53,10 +53,11 @@ def _styled(status: str) -> str:
 
 
 def _event_line(event) -> str:
-    details = " ".join(f"{k}={json.dumps(v, default=str) if not isinstance(v, str) else v}"
-                       for k, v in event.payload.items() if k not in ("seq", "run_id"))
+    details = " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v, default=str)}"
+                       for k, v in event.payload.items() if k not in ("seq", "run_id", "step", "t"))
     stamp = datetime.fromtimestamp(event.at).strftime("%H:%M:%S.%f")[:-3]
-    return f"{stamp} #{event.seq:<4} step {event.step:<4} {event.type:<18} {details}".rstrip()
+    step = event.payload.get("step", "")
+    return f"{stamp} #{event.seq:<4} step {step!s:<4} {event.type:<18} {details}".rstrip()
 
 
 def _run_options(function):
@@ -87,10 +88,10 @@ def list_(statuses: tuple[str, ...], machine: str | None, limit: int, as_json: b
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("ID", "MACHINE", "STATUS", "STEP", "STARTED", "UPDATED"):
-        table.add_column(column, justify="right" if column == "STEP" else "left")
+    for column in ("ID", "MACHINE", "STATUS", "STEPS", "STARTED", "UPDATED"):
+        table.add_column(column, justify="right" if column == "STEPS" else "left")
     for run in found:
-        table.add_row(run.id, run.machine, _styled(run.effective_status().value), str(run.step),
+        table.add_row(run.id, run.machine, _styled(run.effective_status().value), str(run.steps),
                       _ago(run.created_at), _ago(max(run.updated_at, run.heartbeat_at or 0)))
     _console().print(table)
 
@@ -115,7 +116,8 @@ def show(run_id: str, last_events: int) -> None:
     console.print(f"[bold]{run.id}[/]  {_styled(status)}")
     console.print(f"machine  {run.machine}" + (f"  ({run.machine_file})" if run.machine_file else ""))
     console.print(f"started  {_when(run.created_at)}   updated {_ago(max(run.updated_at, run.heartbeat_at or 0))}")
-    console.print(f"step     {run.step}" + (f"   parent {run.parent_id}" if run.parent_id else ""))
+    console.print(f"steps    {run.steps}   (checkpoint {run.step})"
+                  + (f"   parent {run.parent_id}" if run.parent_id else ""))
     if run.owner_pid and status in ("running", "interrupted"):
         console.print(f"process  {run.owner_pid} on {run.owner_host}")
     if run.error:
@@ -178,13 +180,14 @@ def cancel(run_id: str) -> None:
     """Cancel a run: its process stops it at its next heartbeat; a run nobody runs is cancelled now."""
     with _open() as store:
         try:
+            before = store.require_run(run_id).status
             record = store.request_cancel(run_id)
         except StoreError as exc:
             _fail(str(exc))
-    if record.status is RunStatus.CANCELLED:
+    if before.is_final:
+        click.echo(f"{run_id} already {before.value}; nothing to cancel")
+    elif record.status is RunStatus.CANCELLED:
         click.echo(f"cancelled {run_id}")
-    elif record.status.is_final:
-        click.echo(f"{run_id} already {record.status.value}; nothing to cancel")
     else:
         click.echo(f"cancellation requested for {run_id} (process {record.owner_pid} stops it shortly)")
 
@@ -254,18 +257,24 @@ def export(run_id: str, output: str | None) -> None:
               help="Continue with the machine file as it is now (every active path's node must still exist).")
 @click.option("--agent", "agent_spec", help="openai | offline | interactive | script:FILE (default: as started).")
 @click.option("--model", help="Model for the openai agent.")
+@click.option("--tools", "tool_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Python file defining the run's user tools (default: the files the run was started with).")
 @click.option("--force", is_flag=True, help="Resume even if the run looks alive or has finished.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def resume(run_id: str, use_current_source: bool, agent_spec: str | None, model: str | None, force: bool,
-           as_json: bool) -> None:
-    """Continue a run from its last checkpoint."""
+def resume(run_id: str, use_current_source: bool, agent_spec: str | None, model: str | None,
+           tool_files: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Continue a run from its last checkpoint (completed tool calls are not repeated)."""
+    from dygraph.cli.run import load_tools
     from dygraph.store.durable import ResumeError, resume_run
 
     with _open() as store:
         try:
+            record = store.require_run(run_id)
+            files = tool_files or tuple(record.options.get("tools") or ())
+            tools = [t for path in files for t in load_tools(path)]
             outcome = resume_run(store, run_id, use_current_source=use_current_source, agent_spec=agent_spec,
-                                 model=model, force=force)
-        except (StoreError, ResumeError) as exc:
+                                 model=model, force=force, tools=tools)
+        except (StoreError, ResumeError, click.BadParameter) as exc:
             _fail(str(exc))
     outcome.print(as_json=as_json)
     sys.exit(outcome.exit_code)

@@ -105,13 +105,14 @@ class RunRecord:
     ir: Optional[str] = None  # the compiled machine (IR JSON) the run executes
     parent_id: Optional[str] = None
     options: dict[str, Any] = field(default_factory=dict)
-    step: int = 0
+    step: int = 0  # checkpoints committed
     error: Optional[str] = None
     result: Optional[dict[str, Any]] = None
     heartbeat_at: Optional[float] = None
     owner_pid: Optional[int] = None
     owner_host: Optional[str] = None
     cancel_requested: bool = False
+    steps: int = 0  # the runtime's step count at the last checkpoint
 
     def owner_alive(self, now: float | None = None) -> bool:
         now = time.time() if now is None else now
@@ -130,7 +131,8 @@ class RunRecord:
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "machine": self.machine, "file": self.machine_file,
-                "status": self.effective_status().value, "step": self.step, "parent": self.parent_id,
+                "status": self.effective_status().value, "steps": self.steps, "checkpoint": self.step,
+                "parent": self.parent_id,
                 "created_at": self.created_at, "updated_at": self.updated_at, "error": self.error}
 
 
@@ -224,7 +226,7 @@ class RunStore(ABC):
     @abstractmethod
     def commit_step(self, run_id: str, step: int, state: str, events: list[tuple[str, dict]], *,
                     history: list[tuple[str, int, str]] = (), status: RunStatus | None = None,
-                    first_seq: int | None = None) -> int:
+                    first_seq: int | None = None, steps: int = 0) -> int:
         """Atomically store the state after `step`, its events and the new entries of path
         histories `(path_id, index, node)`; returns the last event seq."""
 

@@ -87,8 +87,9 @@ async def run_durably(machine: "Machine", *, store: "SQLiteStore", agent: "Agent
     label = machine_label(machine, file)
     options = dict(options or {}, record=record_dir, replay=replay_dir, model=model)
     existing = store.get_run(run_id) if run_id else None
-    if existing is not None and existing.status is RunStatus.PENDING and existing.owner_pid is None:
-        store.claim_run(existing.id)
+    if existing is not None and existing.status is RunStatus.PENDING \
+            and existing.owner_pid in (None, os.getpid()):  # made for this process by `detach`
+        store.claim_run(existing.id, force=True)
         store.update_run(existing.id, source=source, ir=ir)
         record = existing
     else:
@@ -169,12 +170,17 @@ async def _drive(store: "SQLiteStore", run_id: str, machine: "Machine", agent: "
 
 
 def resume_run(store: "SQLiteStore", run_id: str, *, use_current_source: bool = False,
-               agent_spec: str | None = None, model: str | None = None, force: bool = False) -> DurableOutcome:
+               agent_spec: str | None = None, model: str | None = None, force: bool = False,
+               tools: Iterable["Tool"] = ()) -> DurableOutcome:
     """`dygraph runs resume`: resume with the stored machine, or the file as it is now."""
     from dygraph.agents import create_agent
 
     record = store.require_run(run_id)
     machine = None
+    if not record.ir and record.source:  # a detached run whose process died before it started
+        import dygraph
+
+        machine = dygraph.loads(record.source, file=record.machine_file or "<stored source>")
     if use_current_source:
         if not record.machine_file or not Path(record.machine_file).exists():
             raise ResumeError(f"run '{run_id}' has no machine file to read "
@@ -191,7 +197,8 @@ def resume_run(store: "SQLiteStore", run_id: str, *, use_current_source: bool = 
         agent = create_agent(spec, model=model or record.options.get("model"))
     except (ValueError, OSError) as exc:
         raise ResumeError(str(exc)) from None
-    outcome = asyncio.run(resume_durably(store, run_id, agent=agent, machine=machine, model=model, force=force))
+    outcome = asyncio.run(resume_durably(store, run_id, agent=agent, machine=machine, model=model, force=force,
+                                         tools=tools))
     if use_current_source and machine is not None:
         store.update_run(run_id, source=Path(record.machine_file).read_text(encoding="utf-8"))
     return outcome
@@ -208,9 +215,11 @@ def detach(store: "SQLiteStore", argv: list[str], *, machine_name: str, source: 
     logs = default_home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / f"{run_id}.log", "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "dygraph", "run", *argv, "--id", run_id],
-                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                         start_new_session=True, env={**os.environ, "DYGRAPH_DETACHED": "1"})
+        child = subprocess.Popen([sys.executable, "-m", "dygraph", "run", *argv, "--id", run_id],
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True, env={**os.environ, "DYGRAPH_DETACHED": "1"})
+    # The child owns the run from now on: if it dies before starting, the run shows as interrupted.
+    store.set_owner(run_id, child.pid)
     return run_id
 
 

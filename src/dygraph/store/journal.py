@@ -103,7 +103,7 @@ class SQLiteJournal:
         self.commits += 1
         first, self.next_seq = self.next_seq, self.next_seq + len(rows_events)
         await self.store.acommit_step(self.run_id, self.commits, text, rows_events, history=rows,
-                                      status=_FINAL.get(state.status), first_seq=first)
+                                      status=_FINAL.get(state.status), first_seq=first, steps=state.steps)
 
     # ------------------------------------------------------------ tool calls
 

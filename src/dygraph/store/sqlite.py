@@ -101,6 +101,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, key)
     ) WITHOUT ROWID;
     """,
+    # 2: the runtime's own step count next to the checkpoint number, for listings
+    """
+    ALTER TABLE checkpoints ADD COLUMN steps INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_EVERY = 0.2  # seconds between background WAL checkpoints while there are writes
@@ -108,7 +112,8 @@ CHECKPOINT_EVERY = 0.2  # seconds between background WAL checkpoints while there
 _RUN_COLUMNS = ("id, machine, status, created_at, updated_at, machine_file, source, source_hash, ir, "
                 "parent_id, options, error, result, heartbeat_at, owner_pid, owner_host, cancel_requested")
 # The step of a run is that of its latest checkpoint (the per-step transaction does not touch `runs`).
-_RUN_SELECT = _RUN_COLUMNS + ", COALESCE((SELECT c.step FROM checkpoints c WHERE c.run_id = runs.id), 0)"
+_RUN_SELECT = _RUN_COLUMNS + (", COALESCE((SELECT c.step FROM checkpoints c WHERE c.run_id = runs.id), 0)"
+                              ", COALESCE((SELECT c.steps FROM checkpoints c WHERE c.run_id = runs.id), 0)")
 _RUN_LIST_COLUMNS = _RUN_SELECT.replace("source, ", "'' AS source, ").replace("ir,", "NULL AS ir,")
 _RUN_TABLES = ("checkpoints", "events", "history", "tool_calls", "llm_exchanges")
 
@@ -120,12 +125,12 @@ def _dumps(value: Any) -> str:
 
 def _run(row: tuple) -> RunRecord:
     (id_, machine, status, created, updated, file, source, shash, ir, parent, options, error,
-     result, beat, pid, host, cancel, step) = row
+     result, beat, pid, host, cancel, step, steps) = row
     return RunRecord(id=id_, machine=machine, status=RunStatus(status), created_at=created,
                      updated_at=updated, machine_file=file, source=source, source_hash=shash, ir=ir,
                      parent_id=parent, options=json.loads(options), step=step, error=error,
                      result=json.loads(result) if result else None, heartbeat_at=beat,
-                     owner_pid=pid, owner_host=host, cancel_requested=bool(cancel))
+                     owner_pid=pid, owner_host=host, cancel_requested=bool(cancel), steps=steps)
 
 
 def _exchange(row: tuple) -> LLMExchange:
@@ -525,6 +530,12 @@ class SQLiteStore(RunStore):
         record.heartbeat_at = record.updated_at = now
         return record
 
+    def set_owner(self, run_id: str, pid: int) -> None:
+        """Hand a run to another process on this host (e.g. the one `detach` started)."""
+        self._call(lambda conn: conn.execute(
+            "UPDATE runs SET owner_pid = ?, owner_host = ?, heartbeat_at = ? WHERE id = ?",
+            (pid, HOST, time.time(), run_id)), write=True)
+
     def update_run(self, run_id: str, *, status: RunStatus | None = None, error: str | None = None,
                    result: dict | None = None, source: str | None = None, ir: str | None = None,
                    release: bool = False) -> None:
@@ -569,16 +580,17 @@ class SQLiteStore(RunStore):
 
     def commit_step(self, run_id: str, step: int, state: str, events: list[tuple[str, dict]], *,
                     history: list[tuple[str, int, str]] = (), status: RunStatus | None = None,
-                    first_seq: int | None = None) -> int:
-        return self._call(self._commit_step, run_id, step, state, events, history, status, first_seq,
+                    first_seq: int | None = None, steps: int = 0) -> int:
+        return self._call(self._commit_step, run_id, step, state, events, history, status, first_seq, steps,
                           write=True)
 
     async def acommit_step(self, run_id: str, step: int, state: str, events: list[tuple[str, dict]],
                            *, history: list[tuple[str, int, str]] = (), status: RunStatus | None = None,
-                           first_seq: int | None = None) -> int:
-        return await self.awrite(self._commit_step, run_id, step, state, events, history, status, first_seq)
+                           first_seq: int | None = None, steps: int = 0) -> int:
+        return await self.awrite(self._commit_step, run_id, step, state, events, history, status, first_seq,
+                                 steps)
 
-    def _commit_step(self, conn, run_id, step, state, events, history, status, first_seq) -> int:
+    def _commit_step(self, conn, run_id, step, state, events, history, status, first_seq, steps) -> int:
         """The per-step transaction: events, new history entries, the checkpoint, and (only when it
         changes) the run row.
 
@@ -600,9 +612,9 @@ class SQLiteStore(RunStore):
             conn.executemany("INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?)",
                              [(run_id, path_id, idx, node) for path_id, idx, node in history])
         # The latest checkpoint is updated in place: about a third of the pages of insert + delete.
-        conn.execute("INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
-                     "step = excluded.step, state = excluded.state, created_at = excluded.created_at",
-                     (run_id, step, state, now))
+        conn.execute("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+                     "step = excluded.step, state = excluded.state, created_at = excluded.created_at, "
+                     "steps = excluded.steps", (run_id, step, state, now, steps))
         if status is not None:
             conn.execute("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?", (status.value, now, run_id))
         return seq
