@@ -170,6 +170,7 @@ class Runtime:
         self._awaiting: dict[str, str] = {}  # parent path -> child it awaits to completion
         self._tg: Any = None
         self._cancel_scope: Optional[anyio.CancelScope] = None
+        self._cancel_requested = False
         self._t0 = 0.0
 
     # ------------------------------------------------------------------ setup
@@ -218,7 +219,9 @@ class Runtime:
         return await self._execute(state, fresh=False)
 
     def cancel(self) -> None:
-        """Stop the run: tools and agent calls in flight are cancelled, paths end `cancelled`."""
+        """Stop the run: tools and agent calls in flight are cancelled, paths end `cancelled`.
+        A request made before the run started takes effect as soon as it starts."""
+        self._cancel_requested = True
         if self._cancel_scope is not None:
             self._cancel_scope.cancel()
 
@@ -235,6 +238,8 @@ class Runtime:
         deadline = math.inf if timeout is None else max(0.0, timeout - state.elapsed)
         with anyio.CancelScope() as scope:
             self._cancel_scope = scope
+            if self._cancel_requested:
+                scope.cancel()
             with anyio.move_on_after(deadline) as timer:
                 async with anyio.create_task_group() as tg:
                     self._tg = tg
