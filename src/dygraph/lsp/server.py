@@ -7,6 +7,7 @@ completion use the last index that did, so names stay available as you type.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Optional
 from urllib.parse import unquote, urlparse
@@ -123,7 +124,8 @@ def _node_hover(machine: Machine, node: Node, notes: list[str]) -> str:
     if node.attributes:
         rows = ["| attribute | type | value |", "|---|---|---|"]
         for a in node.attributes:
-            value = "" if not a.has_value else _short(repr(a.value) if isinstance(a.value, str) else str(a.value))
+            value = "" if not a.has_value else _short(
+                str(a.value) if a.kind in ("external", "identifier") else json.dumps(a.value, ensure_ascii=False))
             declared = f"`{a.type}`" if a.type else ""
             value = value.replace("|", "\\|")
             rows.append(f"| `{a.name}` | {declared} | {value} |")
