@@ -303,3 +303,19 @@ async def test_rename_updates_declaration_and_every_reference(lsp):
     before, _ = compile_source(PROGRAM)
     after, _ = compile_source(renamed)
     assert {n.path for n in after.nodes} == {n.path.replace("pack", "box") for n in before.nodes}
+
+
+async def test_definition_of_an_imported_node_opens_the_other_file(lsp):
+    library = lsp.root / "library.dygram"
+    library.write_text('// shared steps\nTask Login "Log in" {\n    timeout: "30s";\n}\n')
+    main = 'import { Login as SignIn } from "./library.dygram";\nstart -> SignIn;\n'
+    uri = lsp.open("uses-import.dygram", main)
+    assert await lsp.wait_diagnostics(uri, 1) == []
+    for position in (pos(main, "SignIn;"), pos(main, "SignIn }")):
+        locations = await lsp.client.text_document_definition_async(types.DefinitionParams(
+            text_document=doc(uri), position=position))
+        assert [loc.uri for loc in locations] == [library.resolve().as_uri()]
+        assert locations[0].range.start == types.Position(line=1, character=0)
+    hover = await lsp.client.text_document_hover_async(types.HoverParams(
+        text_document=doc(uri), position=pos(main, "SignIn;")))
+    assert "Log in" in hover.contents.value

@@ -283,14 +283,18 @@ class _Indexer:
                 self.walk([part], container)
 
     def w_import_symbol(self, tree: Tree, container: Optional[str]) -> None:
+        """`Workflow.Validate as V`: the local name (alias, else last segment) refers to the imported node."""
+        local = [p for p in tree.children if isinstance(p, Token) and p.type == "ID"] or _ids(tree.children[0])[-1:]
         for part in tree.children:
             if isinstance(part, Tree):
                 for tok in _ids(part):
                     self.mark(tok, "namespace")
-            elif part.type == "ID":
-                self.mark(part, "namespace", "declaration")
-            else:
+            elif part.type != "ID":
                 self.token(part)
+        name = local[-1]
+        path = resolve(self.machine, str(name), None)
+        self.index.occurrences.append(Occurrence(name.start_pos, name.end_pos, path, False, str(name)))
+        self.mark(name, "class" if path else "namespace")
 
     # ---- attributes, annotations, labels
     def w_attribute(self, tree: Tree, container: Optional[str]) -> None:

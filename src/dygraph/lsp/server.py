@@ -106,6 +106,23 @@ def _lsp_diagnostic(index: DocumentIndex, d: Diagnostic) -> types.Diagnostic:
                             severity=_SEVERITY.get(d.severity, types.DiagnosticSeverity.Error))
 
 
+def _is_elsewhere(index: DocumentIndex, span) -> bool:
+    return bool(span.file) and span.file not in (index.file, "<string>")
+
+
+def _location_in_file(span) -> types.Location:
+    from pathlib import Path
+
+    try:
+        lines = LineIndex(Path(span.file).read_text(encoding="utf-8"))
+        start = lines.position(lines.offset_of(span.line, span.column))
+        end = lines.position(lines.offset_of(span.end_line, span.end_column))
+    except (OSError, UnicodeDecodeError):
+        start, end = (span.line - 1, span.column - 1), (span.end_line - 1, span.end_column - 1)
+    return types.Location(uri=Path(span.file).resolve().as_uri(), range=types.Range(
+        start=types.Position(line=start[0], character=start[1]), end=types.Position(line=end[0], character=end[1])))
+
+
 # ---------------------------------------------------------------- hover text
 
 def _node_hover(machine: Machine, node: Node, notes: list[str]) -> str:
@@ -271,7 +288,7 @@ def _symbols(index: DocumentIndex) -> list[types.DocumentSymbol]:
         return out
 
     def node_symbol(node: Node) -> Optional[types.DocumentSymbol]:
-        if node.span is None or node.auto_created:
+        if node.span is None or node.auto_created or _is_elsewhere(index, node.span):
             return None
         start, end = span_range(node.span)
         definitions = index.definitions_of(node.path)
@@ -395,6 +412,9 @@ def create_server() -> DygramLanguageServer:
         if occ is None or occ.path is None:
             return None
         targets = index.definitions_of(occ.path)
+        node = index.machine.get(occ.path)
+        if not targets and node is not None and node.span is not None and _is_elsewhere(index, node.span):
+            return [_location_in_file(node.span)]  # an imported node: its declaration in the other file
         if not targets:  # auto-created: its first mention
             targets = index.occurrences_of(occ.path)[:1]
         return [types.Location(uri=params.text_document.uri, range=_range(index, t.start, t.end)) for t in targets]
