@@ -47,6 +47,7 @@ class Session:
         self.diagnostics: dict[str, types.PublishDiagnosticsParams] = {}
         self.changed = asyncio.Condition()
         self.versions: dict[str, int] = {}
+        self.messages: list[str] = []
 
     async def wait_diagnostics(self, uri: str, version: int | None = None) -> list[types.Diagnostic]:
         async with self.changed:
@@ -84,6 +85,10 @@ async def lsp(tmp_path_factory):
         async with session.changed:
             session.diagnostics[params.uri] = params
             session.changed.notify_all()
+
+    @client.feature(types.WINDOW_SHOW_MESSAGE)
+    def on_message(params: types.ShowMessageParams):
+        session.messages.append(params.message)
 
     await client.start_io(sys.executable, "-m", "dygraph", "lsp", "--stdio", env={**os.environ, "PYTHONUNBUFFERED": "1"})
     result = await asyncio.wait_for(client.initialize_async(types.InitializeParams(
@@ -245,6 +250,17 @@ async def test_formatting_returns_the_fmt_output(lsp):
 
     assert len(edits) == 1 and edits[0].new_text == format_text(messy)
     assert edits[0].range.start == types.Position(line=0, character=0)
+
+    version = lsp.change(uri, "a -> ;\n")  # a syntax error: nothing is formatted, the user is told why
+    await lsp.wait_diagnostics(uri, version)
+    edits = await lsp.client.text_document_formatting_async(types.DocumentFormattingParams(
+        text_document=doc(uri), options=types.FormattingOptions(tab_size=4, insert_spaces=True)))
+    assert edits is None
+    for _ in range(100):
+        if lsp.messages:
+            break
+        await asyncio.sleep(0.05)
+    assert any("not formatted" in m and "DG101" in m for m in lsp.messages)
 
 
 async def test_semantic_tokens_classify_the_source(lsp):
