@@ -214,6 +214,18 @@ def test_cli_syntax_error_exits_1_and_leaves_the_file(tmp_path):
     assert bad.read_text() == "a -> ;\n"
 
 
+def test_cli_formats_the_dygram_files_of_a_directory(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.dygram").write_text("a->b")
+    (tmp_path / "sub" / "b.dy").write_text("c->d")
+    (tmp_path / "sub" / "notes.txt").write_text("x->y")
+    result = CliRunner().invoke(fmt, ["--check", str(tmp_path)])
+    assert result.exit_code == 1 and "2 files would be reformatted" in result.stderr
+    assert CliRunner().invoke(fmt, [str(tmp_path)]).exit_code == 0
+    assert (tmp_path / "sub" / "b.dy").read_text() == "c -> d;\n"
+    assert (tmp_path / "sub" / "notes.txt").read_text() == "x->y"
+
+
 def test_cli_missing_file_is_a_usage_error(tmp_path):
     assert CliRunner().invoke(fmt, [str(tmp_path / "nope.dygram")]).exit_code == 2
 

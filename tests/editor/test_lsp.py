@@ -198,6 +198,12 @@ async def test_definition_and_references_for_simple_and_qualified_names(lsp):
         context=types.ReferenceContext(include_declaration=False)))
     assert len(refs) == 4  # three edges and the note
 
+    highlights = await lsp.client.text_document_document_highlight_async(types.DocumentHighlightParams(
+        text_document=doc(uri), position=pos(PROGRAM, "-> send", delta=4)))
+    kinds = sorted((h.range.start.line, h.kind) for h in highlights)
+    assert kinds == [(pos(PROGRAM, "Task send").line, types.DocumentHighlightKind.Write),
+                     (pos(PROGRAM, "-> send").line, types.DocumentHighlightKind.Read)]
+
 
 async def test_completion_offers_names_annotations_attributes_and_arrows(lsp):
     uri = lsp.open("complete.dygram", PROGRAM)

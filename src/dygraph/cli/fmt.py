@@ -9,6 +9,20 @@ import sys
 import click
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+SOURCE_SUFFIXES = (".dygram", ".dy", ".mach")
+
+
+def _expand(paths: tuple[str, ...]) -> list[str]:
+    """Files as given; directories become their DyGram files (recursively, sorted)."""
+    out: list[str] = []
+    for path in paths:
+        if path != "-" and os.path.isdir(path):
+            for folder, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "node_modules")
+                out.extend(os.path.join(folder, n) for n in sorted(names) if n.endswith(SOURCE_SUFFIXES))
+        else:
+            out.append(path)
+    return out
 
 
 def _read(path: str) -> str:
@@ -19,11 +33,12 @@ def _read(path: str) -> str:
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a unified diff of the changes.")
-def fmt(files: tuple[str, ...], check: bool, show_diff: bool) -> None:
-    """Format DyGram files in place (`-` formats standard input to standard output).
+def fmt(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
+    """Format DyGram files in place (a directory: its .dygram/.dy/.mach files; `-`: standard input to
+    standard output).
 
     Comments are kept and meaning never changes. Files with syntax errors are left alone and
     their diagnostics printed. Exit status: 0 done (or nothing to change), 1 syntax errors or, with
@@ -32,6 +47,7 @@ def fmt(files: tuple[str, ...], check: bool, show_diff: bool) -> None:
     from dygraph.cli import report
     from dygraph.fmt import format_source
 
+    files = _expand(paths)
     missing = [f for f in files if f != "-" and not os.path.isfile(f)]
     if missing:
         for f in missing:

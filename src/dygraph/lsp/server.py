@@ -431,6 +431,18 @@ def create_server() -> DygramLanguageServer:
         return [types.Location(uri=params.text_document.uri, range=_range(index, o.start, o.end))
                 for o in index.occurrences_of(occ.path) if include or not o.definition]
 
+    @server.feature(types.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
+    def highlight(ls: DygramLanguageServer, params: types.DocumentHighlightParams) -> Optional[list[types.DocumentHighlight]]:
+        index = ls.navigable(params.text_document.uri)
+        if index is None:
+            return None
+        occ = index.occurrence_at(index.lines.offset(params.position.line, params.position.character))
+        if occ is None or occ.path is None:
+            return None
+        return [types.DocumentHighlight(range=_range(index, o.start, o.end), kind=types.DocumentHighlightKind.Write
+                                        if o.definition else types.DocumentHighlightKind.Read)
+                for o in index.occurrences_of(occ.path)]
+
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
     def prepare_rename(ls: DygramLanguageServer, params: types.PrepareRenameParams) -> Optional[types.Range]:
         index = ls.navigable(params.text_document.uri)
