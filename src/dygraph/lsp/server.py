@@ -77,6 +77,14 @@ class DygramLanguageServer(LanguageServer):
         index = self.current(uri)
         return index if index.parsed else self.last_good.get(uri)
 
+    def node_at(self, uri: str, position: types.Position, *, current_only: bool = False):
+        """(index, occurrence) for the resolved node name at `position`, or None."""
+        index = self.current(uri) if current_only else self.navigable(uri)
+        if index is None or not index.parsed:
+            return None
+        occ = index.occurrence_at(index.lines.offset(position.line, position.character))
+        return (index, occ) if occ is not None and occ.path is not None else None
+
 
 def _file_of(uri: str) -> str:
     parsed = urlparse(uri)
@@ -405,12 +413,10 @@ def create_server() -> DygramLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     def definition(ls: DygramLanguageServer, params: types.DefinitionParams) -> Optional[list[types.Location]]:
-        index = ls.navigable(params.text_document.uri)
-        if index is None or index.machine is None:
+        found = ls.node_at(params.text_document.uri, params.position)
+        if found is None:
             return None
-        occ = index.occurrence_at(index.lines.offset(params.position.line, params.position.character))
-        if occ is None or occ.path is None:
-            return None
+        index, occ = found
         targets = index.definitions_of(occ.path)
         node = index.machine.get(occ.path)
         if not targets and node is not None and node.span is not None and _is_elsewhere(index, node.span):
@@ -421,45 +427,39 @@ def create_server() -> DygramLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
     def references(ls: DygramLanguageServer, params: types.ReferenceParams) -> Optional[list[types.Location]]:
-        index = ls.navigable(params.text_document.uri)
-        if index is None:
+        found = ls.node_at(params.text_document.uri, params.position)
+        if found is None:
             return None
-        occ = index.occurrence_at(index.lines.offset(params.position.line, params.position.character))
-        if occ is None or occ.path is None:
-            return None
+        index, occ = found
         include = params.context.include_declaration if params.context else True
         return [types.Location(uri=params.text_document.uri, range=_range(index, o.start, o.end))
                 for o in index.occurrences_of(occ.path) if include or not o.definition]
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
     def highlight(ls: DygramLanguageServer, params: types.DocumentHighlightParams) -> Optional[list[types.DocumentHighlight]]:
-        index = ls.navigable(params.text_document.uri)
-        if index is None:
+        found = ls.node_at(params.text_document.uri, params.position)
+        if found is None:
             return None
-        occ = index.occurrence_at(index.lines.offset(params.position.line, params.position.character))
-        if occ is None or occ.path is None:
-            return None
+        index, occ = found
         return [types.DocumentHighlight(range=_range(index, o.start, o.end), kind=types.DocumentHighlightKind.Write
                                         if o.definition else types.DocumentHighlightKind.Read)
                 for o in index.occurrences_of(occ.path)]
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
     def prepare_rename(ls: DygramLanguageServer, params: types.PrepareRenameParams) -> Optional[types.Range]:
-        index = ls.navigable(params.text_document.uri)
-        if index is None or not index.parsed:
+        found = ls.node_at(params.text_document.uri, params.position, current_only=True)
+        if found is None:
             return None
-        occ = index.occurrence_at(index.lines.offset(params.position.line, params.position.character))
-        return _range(index, occ.start, occ.end) if occ is not None and occ.path is not None else None
+        index, occ = found
+        return _range(index, occ.start, occ.end)
 
     @server.feature(types.TEXT_DOCUMENT_RENAME)
     def rename(ls: DygramLanguageServer, params: types.RenameParams) -> Optional[types.WorkspaceEdit]:
         """Rename a node: its declaration and every reference (each is one name segment)."""
-        index = ls.current(params.text_document.uri)
-        if not index.parsed:
+        found = ls.node_at(params.text_document.uri, params.position, current_only=True)
+        if found is None:
             return None
-        occ = index.occurrence_at(index.lines.offset(params.position.line, params.position.character))
-        if occ is None or occ.path is None:
-            return None
+        index, occ = found
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", params.new_name) or params.new_name in KEYWORDS:
             raise ValueError(f"'{params.new_name}' is not a valid node name")
         edits = [types.TextEdit(range=_range(index, o.start, o.end), new_text=params.new_name)
