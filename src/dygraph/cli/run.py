@@ -231,8 +231,9 @@ def run(file: str, agent_spec: Optional[str], model: Optional[str], base_url: Op
                 machine, agent=agent, limits=limits, tools=tools, model=model, context=context, on_event=on_event,
                 ephemeral=ephemeral, run_id=run_id, force=force, source=source, file=file,
                 record_dir=record_dir, replay_dir=replay_dir, agent_spec=spec))
-    except KeyboardInterrupt:
-        click.echo("dygraph: interrupted" + ("" if ephemeral else "; resume with `dygraph runs resume`"), err=True)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        hint = f"; resume with `dygraph runs resume {_interrupted[-1]}`" if _interrupted else ""
+        click.echo(f"dygraph: interrupted{hint}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except _UsageError as exc:
         click.echo(f"dygraph: {exc}", err=True)
@@ -287,8 +288,16 @@ async def _execute(machine, *, agent, limits, tools, model, context, on_event, e
         finally:
             await agent.aclose()
     from dygraph.store import StoreError, open_store
-    from dygraph.store.durable import run_durably
+    from dygraph.store.base import new_run_id
+    from dygraph.store.durable import machine_label, run_durably
 
+    run_id = run_id or new_run_id(machine_label(machine, file))
+    # Ctrl-C interrupts the run where it stands: tools are cancelled, the last checkpoint stays resumable.
+    task = asyncio.current_task()
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, lambda: _interrupt(task, run_id))
+    except (NotImplementedError, RuntimeError):
+        pass
     store = open_store()
     try:
         outcome = await run_durably(machine, store=store, agent=agent, limits=limits, tools=tools, model=model,
@@ -300,6 +309,14 @@ async def _execute(machine, *, agent, limits, tools, model, context, on_event, e
     finally:
         store.close()
     return outcome.result, outcome.run_id
+
+
+_interrupted: list[str] = []
+
+
+def _interrupt(task: "asyncio.Task", run_id: str) -> None:
+    _interrupted.append(run_id)
+    task.cancel()
 
 
 def _detach(file: str, source: str, machine, run_id: Optional[str], force: bool, spec: str) -> None:
