@@ -97,6 +97,7 @@ def test_dg507_map_without_source(check):
     ("Queue.name", "not an array"),
     ("Nowhere.items", "names no node"),
     ("Queue.total", "declared number"),
+    ('"Queue.items +"', "not a valid expression"),
 ])
 def test_dg410_map_source_not_an_array(check, source, fragment):
     r = check(f"""
@@ -108,9 +109,11 @@ def test_dg410_map_source_not_an_array(check, source, fragment):
         init start;
         start -@map({source})-> work;
         start -@each(Queue.items)-> other;
+        start -@foreach("Queue.items.filter(i, i != 'a')")-> third;
+        start -@map("[1, 2, 3]")-> fourth;
     """)
     d = r.assert_at("DG410", f"@map({source})")
-    assert fragment in d.message and source in d.message
+    assert fragment in d.message and source.strip('"') in d.message
 
 
 @pytest.mark.parametrize("annotation, fragment", [

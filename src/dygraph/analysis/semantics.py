@@ -9,7 +9,8 @@ from dygraph.diagnostics import Diagnostic
 from dygraph.ir.model import Annotation, Edge, Node
 
 from .context import Context, close_matches
-from .expressions import placeholders, analyse
+from .types import describe
+from .expressions import BUILTIN_NAMES, analyse, placeholders
 
 RESERVED_NAMES = ("errorCount", "errors", "activeState")
 
@@ -22,6 +23,7 @@ MAP_NAMES = ("map", "foreach", "each")
 _CONTEXT_WORDS = ("context", "output", "input", "data", "result")
 _INTEGER_TEXT = re.compile(r"\d+\Z")
 _NUMBER_TEXT = re.compile(r"\d+(\.\d+)?\Z")
+_SIMPLE_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 
 
 def check_reserved_names(ctx: Context) -> Iterator[Diagnostic]:
@@ -164,18 +166,28 @@ def _map_diagnostic(ctx: Context, edge: Edge, ann: Annotation) -> Optional[Diagn
     if src is None:
         return ctx.diag("DG507", f"@{ann.name} needs the collection to fan out over", ann.span or edge.span,
                         hint=f"Name a context array, e.g. `-@{ann.name}(Queue.items)->`")
-    node, rest = _resolve_path(ctx, src)
-    if node is None:
-        return ctx.diag("DG410", f"@{ann.name} source '{src}' names no node", ann.span or edge.span,
+    span = ann.span or edge.span
+    info = analyse(src)  # the runtime evaluates the source as a CEL expression
+    if info.error is not None:
+        return ctx.diag("DG410", f"@{ann.name} source '{src}' is not a valid expression: {info.error}", span,
                         hint="Write `Node.attribute`, where the attribute holds an array")
-    if not rest:
+    source_node = ctx.machine.get(edge.source)
+    own = {a.name for a in source_node.attributes} if source_node is not None else set()
+    unknown = [n for n in info.names if n not in ctx.known_names and n not in BUILTIN_NAMES and n not in own]
+    if unknown:
+        return ctx.diag("DG410", f"@{ann.name} source '{src}' names no node ('{unknown[0]}')", span,
+                        hint="Write `Node.attribute`, where the attribute holds an array")
+    if not _SIMPLE_PATH.match(src):
+        return None  # a computed collection; only known at run time
+    node, rest = _resolve_path(ctx, src)
+    if node is None or not rest:
         return None  # the whole node; its content is only known at run time
     attr = node.attribute(rest[0])
     if attr is None or not attr.has_value:
         t = attr.type if attr is not None else None
         if t is not None and t.literals is None and t.name.lower() not in ("array", "list", "any"):
-            return ctx.diag("DG410", f"@{ann.name} source '{src}' is declared {t}, not an array",
-                            ann.span or edge.span, hint=f"Declare it as an array: `{rest[0]}<Array<…>>`")
+            return ctx.diag("DG410", f"@{ann.name} source '{src}' is declared {t}, not an array", span,
+                            hint=f"Declare it as an array: `{rest[0]}<Array<…>>`")
         return None  # filled in at run time
     value = attr.value
     for key in rest[1:]:
@@ -184,9 +196,8 @@ def _map_diagnostic(ctx: Context, edge: Edge, ann: Annotation) -> Optional[Diagn
         value = value[key]
     if isinstance(value, list) or isinstance(value, str) and (value.lstrip().startswith("[") or "{{" in value):
         return None
-    return ctx.diag("DG410", f"@{ann.name} source '{src}' is not an array (it holds "
-                             f"{'an object' if isinstance(value, dict) else repr(value)})",
-                    ann.span or edge.span, hint=f"Make '{src}' an array, e.g. `{rest[-1]}: [\"a\", \"b\"];`")
+    return ctx.diag("DG410", f"@{ann.name} source '{src}' is not an array (it holds {describe(value)})", span,
+                    hint=f"Make '{src}' an array, e.g. `{rest[-1]}: [\"a\", \"b\"];`")
 
 
 # Argument keys the runtime reads for each annotation's `(k: v)` form.
