@@ -71,7 +71,8 @@ CHECKS: tuple[Check, ...] = (
     _check("DG408", "A prompt-less `state` has several exits without conditions; only the first is taken."),
     _check("DG409", "A `@barrier` group's edges cannot be reached without crossing the barrier, so it never "
                     "releases."),
-    _check("DG410", "A `@map` source is not an array (or names no node)."),
+    _check("DG410", "A `@map` source is not an array: a non-array value or type, no such node, or not a valid "
+                    "expression."),
     _check("DG501", "`@Async` on a node that is not a task (async is an edge annotation)."),
     _check("DG502", "`@Singleton` on a state node."),
     _check("DG503", "`@Abstract` on an init node."),
