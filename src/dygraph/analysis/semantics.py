@@ -20,7 +20,6 @@ RUNTIME_EDGE_ANNOTATIONS = ("auto", "async", "spawn", "fork", "parallel", "barri
                             "hideAnnotation", "showAnnotation", "retry", "timeout", "checkpoint")
 _KNOWN_LOWER = {n.lower(): n for n in RUNTIME_EDGE_ANNOTATIONS}
 MAP_NAMES = ("map", "foreach", "each")
-_CONTEXT_WORDS = ("context", "output", "input", "data", "result")
 _INTEGER_TEXT = re.compile(r"\d+\Z")
 _NUMBER_TEXT = re.compile(r"\d+(\.\d+)?\Z")
 _SIMPLE_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
@@ -80,11 +79,6 @@ def _has_edge_between(ctx: Context, task: Node, other: Node) -> bool:
     return False
 
 
-def _is_context_like(ctx: Context, node: Node) -> bool:
-    low = node.name.lower()
-    return ctx.is_context(node) or any(w in low for w in _CONTEXT_WORDS)
-
-
 def check_context_access(ctx: Context) -> Iterator[Diagnostic]:
     """DG504: a task's template reads a context node it has no edge to."""
     m = ctx.machine
@@ -101,7 +95,7 @@ def check_context_access(ctx: Context) -> Iterator[Diagnostic]:
                     if len(found) != 1 or root in reported:
                         continue
                     target = found[0]
-                    if target.path == node.path or not _is_context_like(ctx, target):
+                    if target.path == node.path or not ctx.is_context(target):
                         continue
                     if _has_edge_between(ctx, node, target):
                         continue
