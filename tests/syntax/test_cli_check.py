@@ -113,3 +113,12 @@ def test_schema_is_json_schema():
 def test_console_script_has_no_traceback_for_user_errors(files):
     p = subprocess.run([sys.executable, "-m", "dygraph", "check", str(files[1])], capture_output=True, text=True)
     assert p.returncode == 1 and "Traceback" not in p.stdout + p.stderr
+
+
+def test_directories_are_expanded(files):
+    r = run("check", files[0].parent)
+    assert r.exit_code == 1 and "3 files checked" in r.output
+
+
+def test_empty_directory_is_a_usage_error(tmp_path):
+    assert run("check", tmp_path).exit_code == 2

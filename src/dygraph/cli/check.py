@@ -26,17 +26,24 @@ def _check_file(path: str) -> tuple[Optional[object], list[Diagnostic]]:
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "sarif"]), default="text",
               show_default=True, help="Output format.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only (no warnings, no summary).")
 @click.option("--warnings-as-errors", "--strict-warnings", "warnings_as_errors", is_flag=True,
               help="Fail (exit 1) on warnings too.")
 def check(files: tuple[str, ...], fmt: str, quiet: bool, warnings_as_errors: bool) -> None:
-    """Check DyGram files: syntax, names, types, conditions and graph structure.
+    """Check DyGram files (a directory: its .dygram/.dy/.mach files): syntax, names, types, conditions
+    and graph structure.
 
     Exit status: 0 clean, 1 errors (or warnings with --warnings-as-errors), 2 usage error or missing file.
     """
+    from dygraph.cli.paths import expand
+
+    files = tuple(expand(files))
+    if not files:
+        click.echo("dygraph: no DyGram files found", err=True)
+        sys.exit(EXIT_USAGE)
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:
         for f in missing:

@@ -8,23 +8,9 @@ import sys
 
 import click
 
+from dygraph.cli.paths import expand as _expand
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
-SOURCE_SUFFIXES = (".dygram", ".dy", ".mach")
-
-
-def _expand(paths: tuple[str, ...]) -> list[str]:
-    """Files as given; directories become their DyGram files (recursively, sorted)."""
-    out: list[str] = []
-    for path in paths:
-        if path != "-" and os.path.isdir(path):
-            for folder, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "node_modules")
-                out.extend(os.path.join(folder, n) for n in sorted(names) if n.endswith(SOURCE_SUFFIXES))
-        else:
-            out.append(path)
-    return out
-
-
 def _read(path: str) -> str:
     if path == "-":
         return sys.stdin.read()

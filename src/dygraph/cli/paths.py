@@ -1,0 +1,20 @@
+"""Command-line path arguments: files as given, directories expanded to their DyGram files."""
+
+from __future__ import annotations
+
+import os
+
+SOURCE_SUFFIXES = (".dygram", ".dy", ".mach")
+
+
+def expand(paths: tuple[str, ...]) -> list[str]:
+    """Files as given; directories become their DyGram files (recursively, sorted)."""
+    out: list[str] = []
+    for path in paths:
+        if path != "-" and os.path.isdir(path):
+            for folder, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "node_modules")
+                out.extend(os.path.join(folder, n) for n in sorted(names) if n.endswith(SOURCE_SUFFIXES))
+        else:
+            out.append(path)
+    return out
