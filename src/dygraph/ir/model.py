@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterator, Literal, Optional, Union
+from typing import Any, Iterator, Literal, Mapping, Optional, Sequence, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
 FORMAT_VERSION = "1.0"
 
+T = TypeVar("T")
 Value = Any  # JSON: str | int | float | bool | None | list[Value] | dict[str, Value]
 
 
@@ -31,6 +32,32 @@ def string_leaves(value: Value) -> Iterator[str]:
 # Node types that mean "context" for every semantic purpose (reference §4.2).
 CONTEXT_ALIASES = frozenset({"context", "data", "input", "output", "result", "entity", "resource", "concept"})
 PRIMITIVE_TYPES = frozenset({"string", "number", "boolean", "float", "double", "integer", "int", "decimal"})
+
+
+def lookup_reference(ref: str, scope: Optional[str], by_path: Mapping[str, T],
+                     by_name: Mapping[str, Sequence[T]]) -> tuple[Optional[T], list[T]]:
+    """Resolve a node reference written inside `scope` (decision 7), generic over the node type.
+
+    The scope-relative path, walking outwards to the root; else the only node with that simple name
+    (or, for a qualified reference, the only path ending in it). Returns (node, []) when found,
+    (None, candidates) when ambiguous and (None, []) when nothing matches.
+    """
+    s = scope
+    while True:
+        node = by_path.get(f"{s}.{ref}" if s else ref)
+        if node is not None:
+            return node, []
+        if not s:
+            break
+        s = s.rpartition(".")[0] or None
+    if "." not in ref:
+        found = list(by_name.get(ref, ()))
+    else:
+        suffix = "." + ref
+        found = [n for p, n in by_path.items() if p.endswith(suffix)]
+    if len(found) == 1:
+        return found[0], []
+    return None, found
 
 
 class _Model(BaseModel):
@@ -339,6 +366,10 @@ class Machine(_Model):
         if hit is not None:
             return [hit]
         return list(self._by_name.get(ref, ()))
+
+    def lookup(self, ref: str, scope: Optional[str] = None) -> Optional[Node]:
+        """The node a reference written in `scope` means (None if unknown or ambiguous)."""
+        return lookup_reference(ref, scope, self._by_path, self._by_name)[0]
 
     def children(self, path: Optional[str]) -> list[Node]:
         return list(self._children.get(path, ()))

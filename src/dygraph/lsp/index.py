@@ -125,21 +125,7 @@ class DocumentIndex:
 # ---------------------------------------------------------------- name resolution
 
 def lookup(machine: Machine, ref: str, scope: Optional[str]) -> Optional[Node]:
-    """Resolve a reference as the linker does: the scope-relative path, walking outwards; else the
-    only node with that simple name (or path suffix)."""
-    s = scope
-    while True:
-        hit = machine.get(f"{s}.{ref}" if s else ref)
-        if hit is not None:
-            return hit
-        if not s:
-            break
-        s = s.rpartition(".")[0] or None
-    if "." in ref:
-        found = [n for n in machine.nodes if n.path.endswith("." + ref)]
-    else:
-        found = [n for n in machine.nodes if n.name == ref]
-    return found[0] if len(found) == 1 else None
+    return machine.lookup(ref, scope)
 
 
 def resolve(machine: Machine, ref: str, scope: Optional[str]) -> Optional[str]:

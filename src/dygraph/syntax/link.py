@@ -8,7 +8,8 @@ import difflib
 from typing import Any, Iterator, Optional
 
 from dygraph.diagnostics import Diagnostic
-from dygraph.ir.model import FORMAT_VERSION, Annotation, Attribute, Edge, Machine, Node, Note, SourceSpan
+from dygraph.ir.model import (FORMAT_VERSION, Annotation, Attribute, Edge, Machine, Node, Note, SourceSpan,
+                              lookup_reference)
 from dygraph.syntax.lower import EdgeDecl, FileDecl, NodeDecl, Ref
 
 
@@ -121,23 +122,7 @@ class Linker:
     # ---------------------------------------------------------------- resolution
 
     def _lookup(self, ref: str, scope: Optional[str]) -> tuple[Optional[_LNode], list[_LNode]]:
-        """(node, []) when found; (None, candidates) when ambiguous; (None, []) when unknown."""
-        s = scope
-        while True:
-            node = self.by_path.get(f"{s}.{ref}" if s else ref)
-            if node is not None:
-                return node, []
-            if not s:
-                break
-            s = s.rpartition(".")[0] or None
-        if "." not in ref:
-            found = self.by_name.get(ref, ())
-        else:
-            suffix = "." + ref
-            found = [n for p, n in self.by_path.items() if p.endswith(suffix)]
-        if len(found) == 1:
-            return found[0], []
-        return None, list(found)
+        return lookup_reference(ref, scope, self.by_path, self.by_name)
 
     def resolve(self, ref: Ref, scope: Optional[str], what: str) -> Optional[tuple[_LNode, Optional[str]]]:
         node, candidates = self._lookup(ref.text, scope)
