@@ -113,3 +113,48 @@ def test_tools_file_with_background_tool(files):
     assert r.exit_code == 0, r.output
     kinds = [json.loads(line)["type"] for line in (files / "ev.jsonl").read_text().splitlines()]
     assert kinds.count("async_tool_started") == 1 and kinds.count("async_tool_finished") == 1
+
+
+SLOW = 'start -> work; task work { prompt: "work"; } work -> work;'
+SLOW_TOOLS = '''
+import anyio
+from dygraph.runtime import tool
+
+@tool
+async def nap() -> str:
+    try:
+        await anyio.sleep(30)
+    finally:
+        print("nap cleaned up", flush=True)
+'''
+
+
+@pytest.mark.parametrize("mode", ["--ephemeral", "durable"])
+def test_ctrl_c_stops_tools_cleanly(files, mode):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (files / "slow.dygram").write_text(SLOW)
+    (files / "tools.py").write_text(SLOW_TOOLS)
+    (files / "s.json").write_text(json.dumps({"work": [[{"name": "nap", "arguments": {}}]]}))
+    events = files / "ev.jsonl"
+    args = [sys.executable, "-m", "dygraph", "run", str(files / "slow.dygram"), "--agent", f"script:{files / 's.json'}",
+            "--tools", str(files / "tools.py"), "--events", str(events), "-q"]
+    if mode != "durable":
+        args.append(mode)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.time() + 30
+    while time.time() < deadline and not (events.exists() and "tool_called" in events.read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert "nap cleaned up" in out
+    if mode == "durable":
+        assert proc.returncode == 130 and "dygraph runs resume" in err
+    else:
+        assert proc.returncode == 1
+        assert json.loads(events.read_text().splitlines()[-1])["type"] == "run_cancelled"
+    assert "Traceback" not in err

@@ -113,7 +113,7 @@ class Progress:
 
 class EventWriter:
     def __init__(self, path: Optional[str]):
-        self.file = open(path, "w", encoding="utf-8") if path else None
+        self.file = open(path, "w", encoding="utf-8", buffering=1) if path else None  # line-buffered: tail -f works
 
     def on_event(self, event: dict) -> None:
         if self.file is not None:
