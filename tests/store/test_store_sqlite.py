@@ -1,5 +1,6 @@
 """The SQLite run store: schema and migrations, runs, steps, liveness, cancellation, tool calls."""
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -12,7 +13,7 @@ from dygraph.runtime.journal import ToolInvocation, ToolOutcome
 from dygraph.runtime.state import PathState, RunState
 from dygraph.store import RunBusy, RunExists, RunNotFound, RunStatus, SQLiteStore, ToolCallStatus
 from dygraph.store import base
-from dygraph.store.journal import SQLiteJournal, decode_state, encode_state, load_state
+from dygraph.store.journal import SQLiteJournal, StateEncoder, TrackedDict, decode_state, load_state
 from dygraph.store.sqlite import SCHEMA_VERSION
 
 
@@ -67,7 +68,7 @@ def test_an_older_database_is_migrated_in_place(tmp_path):
     conn.commit()
     conn.close()
     with SQLiteStore(db) as s:
-        assert s.schema_version() == SCHEMA_VERSION == 2
+        assert s.schema_version() == SCHEMA_VERSION >= 2
         old = s.require_run("old")
         assert (old.status, old.step, old.steps) == (RunStatus.COMPLETED, 3, 0)
         s.commit_step("old", 4, "{}", [], steps=9)
@@ -143,17 +144,81 @@ async def test_a_step_commit_waits_for_another_writer(store):
     other.close()
 
 
-def test_state_round_trips_with_histories_stored_as_rows():
+async def test_a_cancelled_waiter_does_not_break_the_store(store):
+    """A run cancelled while its commit is queued: the commit still happens, the store keeps working."""
+    import asyncio
+
+    store.create_run(machine="m", run_id="r")
+    other = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # forces the commit onto the store thread, where it waits
+    waiter = asyncio.create_task(store.acommit_step("r", 1, "s1", [("e", {})]))
+    await asyncio.sleep(0.05)
+    waiter.cancel()
+    other.execute("COMMIT")
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert await store.acommit_step("r", 2, "s2", [("f", {})]) == 2
+    assert store.latest_checkpoint("r") == (2, "s2") and len(store.events("r")) == 2
+    other.close()
+
+
+def apply(stored_maps: dict, rows: list) -> dict:
+    """What the store does with map rows."""
+    for path_id, field, key, value in rows:
+        values = stored_maps.setdefault(path_id, {}).setdefault(field, {})
+        if key is None:
+            values.clear()
+        elif value is None:
+            values.pop(key, None)
+        else:
+            values[key] = json.loads(value)
+    return stored_maps
+
+
+def test_state_round_trips_with_growing_parts_stored_as_changed_rows():
     state = RunState(run_id="r", steps=3, context={"Ctx": {"n": 1}})
-    state.paths["p1"] = PathState(id="p1", node="B", history=["A", "B"], visits={"A": 1})
-    persisted: dict[str, int] = {}
-    text, rows = encode_state(state, persisted)
-    assert rows == [("p1", 0, "A"), ("p1", 1, "B")] and "history" not in text.split('"state"')[1]
+    state.paths["p1"] = PathState(id="p1", node="B", history=["A", "B"], visits={"A": 1, "B": 1})
+    encoder, maps = StateEncoder(), {}
+    text, rows, changed = encoder.encode(state)
+    assert rows == [("p1", 0, "A"), ("p1", 1, "B")]
+    assert ("p1", "visits", None, None) in changed and ("p1", "visits", "B", "1") in changed
+    assert '"history":[' not in text and '"visits"' not in text
+    apply(maps, changed)
+    # the next step: one history entry and one counter change travel, nothing else
     state.paths["p1"].history.append("C")
+    state.paths["p1"].visits["C"] = 1
+    state.paths["p1"].visits["A"] += 1
     state.paths["p2"] = PathState(id="p2", node="X", history=["X"])
-    text, more = encode_state(state, persisted)
-    assert more == [("p1", 2, "C"), ("p2", 0, "X")]
-    assert decode_state(text, {"p1": ["A", "B", "C", "D"], "p2": ["X"]}) == state
+    text, rows, changed = encoder.encode(state)
+    assert rows == [("p1", 2, "C"), ("p2", 0, "X")]
+    assert sorted(c for c in changed if c[0] == "p1") == [("p1", "visits", "A", "2"), ("p1", "visits", "C", "1")]
+    apply(maps, changed)
+    assert decode_state(text, {"p1": ["A", "B", "C", "D"], "p2": ["X"]}, maps) == state
+    # a map the runtime replaces or shrinks is stored again as it is
+    state.paths["p1"].visits = {"Z": 5}
+    del state.paths["p2"].turns  # noqa - plain attribute access below still works
+    state.paths["p2"].turns = {"X": 1}
+    text, _, changed = encoder.encode(state)
+    assert decode_state(text, {"p1": ["A", "B", "C"], "p2": ["X"]}, apply(maps, changed)) == state
+    state.paths["p1"].visits.pop("Z")
+    text, _, changed = encoder.encode(state)
+    assert changed == [("p1", "visits", "Z", None)]
+    assert decode_state(text, {"p1": ["A", "B", "C"], "p2": ["X"]}, apply(maps, changed)) == state
+
+
+def test_tracked_dict_tracks_every_kind_of_change():
+    values = TrackedDict({"a": 1})
+    values["b"] = 2
+    values.update(c=3)
+    values |= {"d": 4}
+    values.setdefault("e", 5)
+    values.pop("a")
+    assert values.dirty == {"a", "b", "c", "d", "e"} and values == {"b": 2, "c": 3, "d": 4, "e": 5}
+    values.dirty.clear()
+    values.clear()
+    assert values.dirty == {"b", "c", "d", "e"}
+    import copy
+    assert type(copy.deepcopy(TrackedDict(x=1))) is dict
 
 
 def test_a_run_whose_process_died_is_interrupted(store, monkeypatch):

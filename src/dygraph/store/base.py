@@ -225,10 +225,11 @@ class RunStore(ABC):
     # --- steps ---
     @abstractmethod
     def commit_step(self, run_id: str, step: int, state: str, events: list[tuple[str, dict]], *,
-                    history: list[tuple[str, int, str]] = (), status: RunStatus | None = None,
-                    first_seq: int | None = None, steps: int = 0) -> int:
-        """Atomically store the state after `step`, its events and the new entries of path
-        histories `(path_id, index, node)`; returns the last event seq."""
+                    history: list[tuple[str, int, str]] = (), maps: list[tuple] = (),
+                    status: RunStatus | None = None, first_seq: int | None = None, steps: int = 0) -> int:
+        """Atomically store the state after `step`, its events, the new entries of path histories
+        `(path_id, index, node)` and the changed entries of per-path maps
+        `(path_id, field, key, value JSON | None)`; returns the last event seq."""
 
     @abstractmethod
     def latest_checkpoint(self, run_id: str) -> tuple[int, str] | None: ...
@@ -236,6 +237,10 @@ class RunStore(ABC):
     @abstractmethod
     def history(self, run_id: str) -> dict[str, list[str]]:
         """Every stored history entry, by path id."""
+
+    @abstractmethod
+    def path_maps(self, run_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """Stored per-path maps: path id -> field -> key -> value."""
 
     @abstractmethod
     def events(self, run_id: str, *, after_seq: int = 0, limit: int | None = None,

@@ -13,6 +13,8 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
+import pydantic_core
+
 from dygraph.runtime.journal import ToolInvocation, ToolOutcome
 from dygraph.runtime.state import RunState
 from dygraph.store.base import LLMExchange, RunNotFound, RunStatus, ToolCallRecord, ToolCallStatus
@@ -22,36 +24,119 @@ if TYPE_CHECKING:
     from dygraph.agents.base import Agent, AgentReply, AgentRequest
     from dygraph.store.sqlite import SQLiteStore
 
-# The histories travel as rows (see SQLiteStore.commit_step), not inside the checkpoint.
-_WITHOUT_HISTORY = {"paths": {"__all__": {"history"}}}
+# Parts of a path that grow with the run travel as rows, changed entries only, instead of inside
+# every checkpoint (which would make a long run quadratic): histories (append-only lists) and the
+# visit/turn counters (maps whose changes are tracked, see `TrackedDict`).
+MAP_FIELDS = ("visits", "turns")
+_WITHOUT_GROWING = {"paths": {"__all__": {"history", *MAP_FIELDS}}}
 _FINAL = {"completed": RunStatus.COMPLETED, "failed": RunStatus.FAILED, "cancelled": RunStatus.CANCELLED}
 
 
-def encode_state(state: RunState, persisted: dict[str, int]) -> tuple[str, list[tuple[str, int, str]]]:
-    """The checkpoint text and the history entries not yet stored; updates `persisted` lengths."""
-    rows: list[tuple[str, int, str]] = []
-    lengths: dict[str, int] = {}
-    for path_id, path in state.paths.items():
-        history = path.history
-        n = len(history)
-        lengths[path_id] = n
-        start = persisted.get(path_id, 0)
-        if start > n:  # a history got shorter: rewrite it from its start
-            start = 0
-        if n > start:
-            rows.extend((path_id, i, history[i]) for i in range(start, n))
-            persisted[path_id] = n
-    text = ('{"history":' + json.dumps(lengths, separators=(",", ":")) + ',"state":'
-            + state.model_dump_json(exclude=_WITHOUT_HISTORY) + "}")
-    return text, rows
+class TrackedDict(dict):
+    """A dict that remembers which keys changed since the last checkpoint."""
+
+    __slots__ = ("dirty",)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.dirty: set = set()
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.dirty.add(key)
+
+    def __delitem__(self, key) -> None:
+        super().__delitem__(key)
+        self.dirty.add(key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key, *default):
+        self.dirty.add(key)
+        return super().pop(key, *default)
+
+    def popitem(self):
+        key, value = super().popitem()
+        self.dirty.add(key)
+        return key, value
+
+    def clear(self) -> None:
+        self.dirty.update(self)
+        super().clear()
+
+    def __reduce__(self):  # copies and pickles are plain dicts
+        return dict, (dict(self),)
 
 
-def decode_state(text: str, history: dict[str, list[str]]) -> RunState:
+class StateEncoder:
+    """Turns the live state into (checkpoint text, new history rows, changed map rows)."""
+
+    def __init__(self) -> None:
+        self.persisted: dict[str, int] = {}  # path id -> history entries already stored
+
+    def seed(self, state: RunState) -> None:
+        """The state was just loaded from the store: everything in it is stored already."""
+        self.persisted = {pid: len(p.history) for pid, p in state.paths.items()}
+        for path in state.paths.values():
+            for field in MAP_FIELDS:
+                path.__dict__[field] = TrackedDict(getattr(path, field))
+
+    def encode(self, state: RunState) -> tuple[str, list[tuple[str, int, str]], list[tuple]]:
+        rows: list[tuple[str, int, str]] = []
+        maps: list[tuple] = []
+        lengths: dict[str, int] = {}
+        persisted = self.persisted
+        for path_id, path in state.paths.items():
+            history = path.history
+            n = len(history)
+            lengths[path_id] = n
+            start = persisted.get(path_id, 0)
+            if start > n:  # a history got shorter: rewrite it from its start
+                start = 0
+            if n > start:
+                rows.extend((path_id, i, history[i]) for i in range(start, n))
+                persisted[path_id] = n
+            for field in MAP_FIELDS:
+                values = path.__dict__[field]
+                if type(values) is TrackedDict:
+                    for key in values.dirty:
+                        maps.append((path_id, field, key, _json(values[key]) if key in values else None))
+                    values.dirty.clear()
+                else:  # new, or replaced by the runtime: store it whole and track it from now on
+                    maps.append((path_id, field, None, None))
+                    maps.extend((path_id, field, key, _json(value)) for key, value in values.items())
+                    path.__dict__[field] = TrackedDict(values)
+        text = ('{"history":' + _json(lengths) + ',"state":'
+                + state.model_dump_json(exclude=_WITHOUT_GROWING) + "}")
+        return text, rows, maps
+
+
+def _json(value: Any) -> str:
+    return pydantic_core.to_json(value).decode()
+
+
+def decode_state(text: str, history: dict[str, list[str]],
+                 maps: dict[str, dict[str, dict[str, Any]]] | None = None) -> RunState:
     data = json.loads(text)
     paths = data["state"].get("paths", {})
     for path_id, length in data["history"].items():
         if path_id in paths:
             paths[path_id]["history"] = history.get(path_id, [])[:length]
+    for path_id, path in paths.items():
+        for field in MAP_FIELDS:
+            if field not in path:
+                path[field] = (maps or {}).get(path_id, {}).get(field, {})
     return RunState.model_validate(data["state"])
 
 
@@ -61,7 +146,7 @@ def load_state(store: "SQLiteStore", run_id: str) -> tuple[int, RunState] | None
     if checkpoint is None:
         return None
     step, text = checkpoint
-    return step, decode_state(text, store.history(run_id))
+    return step, decode_state(text, store.history(run_id), store.path_maps(run_id))
 
 
 class SQLiteJournal:
@@ -76,7 +161,7 @@ class SQLiteJournal:
         self.record_exchanges = record_exchanges
         self.commits = 0        # commit points stored so far (the checkpoint number)
         self.next_seq = 1       # next event sequence number
-        self._persisted: dict[str, int] = {}  # path id -> history entries already stored
+        self._encoder = StateEncoder()
         self.reused_tool_calls = 0
         self.reused_exchanges = 0
         self.surfaced: list[str] = []  # interrupted non-idempotent calls that were not re-run
@@ -86,12 +171,12 @@ class SQLiteJournal:
         """Continue numbering after the checkpoint `state` was loaded from."""
         self.commits = step
         self.next_seq = self.store.last_event_seq(self.run_id) + 1
-        self._persisted = {pid: len(p.history) for pid, p in state.paths.items()}
+        self._encoder.seed(state)
 
     # ------------------------------------------------------------ commit points
 
     async def on_step(self, state: RunState, events: list[dict]) -> None:
-        text, rows = encode_state(state, self._persisted)  # before any await: `state` is live
+        text, rows, maps = self._encoder.encode(state)  # before any await: `state` is live
         rows_events = []
         for event in events:
             seq = event.get("seq")
@@ -102,7 +187,7 @@ class SQLiteJournal:
             rows_events.append((str(event.get("type", "event")), {k: v for k, v in event.items() if k != "type"}))
         self.commits += 1
         first, self.next_seq = self.next_seq, self.next_seq + len(rows_events)
-        await self.store.acommit_step(self.run_id, self.commits, text, rows_events, history=rows,
+        await self.store.acommit_step(self.run_id, self.commits, text, rows_events, history=rows, maps=maps,
                                       status=_FINAL.get(state.status), first_seq=first, steps=state.steps)
 
     # ------------------------------------------------------------ tool calls
@@ -173,4 +258,5 @@ class JournaledAgent:
         return getattr(self.agent, name)
 
 
-__all__ = ["JournaledAgent", "RunNotFound", "SQLiteJournal", "decode_state", "encode_state", "load_state"]
+__all__ = ["JournaledAgent", "RunNotFound", "SQLiteJournal", "StateEncoder", "TrackedDict", "decode_state",
+           "load_state"]

@@ -16,7 +16,7 @@ import queue
 import sqlite3
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -105,6 +105,17 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE checkpoints ADD COLUMN steps INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: per-path maps (visit and turn counts) stored as rows, changed entries only
+    """
+    CREATE TABLE path_maps (
+        run_id TEXT NOT NULL,
+        path_id TEXT NOT NULL,
+        field TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, path_id, field, key)
+    ) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_EVERY = 0.2  # seconds between background WAL checkpoints while there are writes
@@ -115,7 +126,7 @@ _RUN_COLUMNS = ("id, machine, status, created_at, updated_at, machine_file, sour
 _RUN_SELECT = _RUN_COLUMNS + (", COALESCE((SELECT c.step FROM checkpoints c WHERE c.run_id = runs.id), 0)"
                               ", COALESCE((SELECT c.steps FROM checkpoints c WHERE c.run_id = runs.id), 0)")
 _RUN_LIST_COLUMNS = _RUN_SELECT.replace("source, ", "'' AS source, ").replace("ir,", "NULL AS ir,")
-_RUN_TABLES = ("checkpoints", "events", "history", "tool_calls", "llm_exchanges")
+_RUN_TABLES = ("checkpoints", "events", "history", "path_maps", "tool_calls", "llm_exchanges")
 
 
 def _dumps(value: Any) -> str:
@@ -143,6 +154,19 @@ def _tool_call(row: tuple) -> ToolCallRecord:
                           arguments=json.loads(args), status=ToolCallStatus(status),
                           idempotent=bool(idem), result=json.loads(result) if result else None,
                           error=error, attempts=attempts, started_at=started, finished_at=finished)
+
+
+def _settle(future: Future, value: Any, error: BaseException | None) -> None:
+    """Report a job's outcome; its waiter may have gone (a cancelled run), the write stands."""
+    if future.done():
+        return
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+    except InvalidStateError:  # cancelled between the check and the set
+        pass
 
 
 class _Job:
@@ -278,14 +302,10 @@ class SQLiteStore(RunStore):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(exc)
+                _settle(job.future, None, exc)
             return
         for job, value, error in done:
-            if error is not None:
-                job.future.set_exception(error)
-            else:
-                job.future.set_result(value)
+            _settle(job.future, value, error)
 
     def _checkpoint_wal(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
@@ -371,7 +391,8 @@ class SQLiteStore(RunStore):
         except RuntimeError:  # another event loop (trio): wait in a worker thread
             import anyio.to_thread
             return await anyio.to_thread.run_sync(future.result)
-        return await asyncio.wrap_future(future)
+        # Shielded: a cancelled caller stops waiting, but the write it asked for is not withdrawn.
+        return await asyncio.shield(asyncio.wrap_future(future))
 
     def close(self) -> None:
         if self._closed:
@@ -579,18 +600,18 @@ class SQLiteStore(RunStore):
     # ---------------------------------------------------------------- steps
 
     def commit_step(self, run_id: str, step: int, state: str, events: list[tuple[str, dict]], *,
-                    history: list[tuple[str, int, str]] = (), status: RunStatus | None = None,
-                    first_seq: int | None = None, steps: int = 0) -> int:
-        return self._call(self._commit_step, run_id, step, state, events, history, status, first_seq, steps,
-                          write=True)
+                    history: list[tuple[str, int, str]] = (), maps: list[tuple] = (),
+                    status: RunStatus | None = None, first_seq: int | None = None, steps: int = 0) -> int:
+        return self._call(self._commit_step, run_id, step, state, events, history, maps, status, first_seq,
+                          steps, write=True)
 
     async def acommit_step(self, run_id: str, step: int, state: str, events: list[tuple[str, dict]],
-                           *, history: list[tuple[str, int, str]] = (), status: RunStatus | None = None,
-                           first_seq: int | None = None, steps: int = 0) -> int:
-        return await self.awrite(self._commit_step, run_id, step, state, events, history, status, first_seq,
-                                 steps)
+                           *, history: list[tuple[str, int, str]] = (), maps: list[tuple] = (),
+                           status: RunStatus | None = None, first_seq: int | None = None, steps: int = 0) -> int:
+        return await self.awrite(self._commit_step, run_id, step, state, events, history, maps, status,
+                                 first_seq, steps)
 
-    def _commit_step(self, conn, run_id, step, state, events, history, status, first_seq, steps) -> int:
+    def _commit_step(self, conn, run_id, step, state, events, history, maps, status, first_seq, steps) -> int:
         """The per-step transaction: events, new history entries, the checkpoint, and (only when it
         changes) the run row.
 
@@ -611,6 +632,16 @@ class SQLiteStore(RunStore):
         if history:
             conn.executemany("INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?)",
                              [(run_id, path_id, idx, node) for path_id, idx, node in history])
+        for path_id, field, key, value in maps:  # value None: delete the key; key None: clear the map
+            if key is None:
+                conn.execute("DELETE FROM path_maps WHERE run_id = ? AND path_id = ? AND field = ?",
+                             (run_id, path_id, field))
+            elif value is None:
+                conn.execute("DELETE FROM path_maps WHERE run_id = ? AND path_id = ? AND field = ? AND key = ?",
+                             (run_id, path_id, field, key))
+            else:
+                conn.execute("INSERT OR REPLACE INTO path_maps VALUES (?, ?, ?, ?, ?)",
+                             (run_id, path_id, field, key, value))
         # The latest checkpoint is updated in place: about a third of the pages of insert + delete.
         conn.execute("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
                      "step = excluded.step, state = excluded.state, created_at = excluded.created_at, "
@@ -637,6 +668,16 @@ class SQLiteStore(RunStore):
                                           "ORDER BY path_id, idx", (run_id,)):
             out.setdefault(path_id, []).append(node)
         return out
+
+    def path_maps(self, run_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """Stored per-path maps: path id -> field -> key -> value."""
+        def read(conn):
+            out: dict[str, dict[str, dict[str, Any]]] = {}
+            for path_id, field, key, value in conn.execute(
+                    "SELECT path_id, field, key, value FROM path_maps WHERE run_id = ?", (run_id,)):
+                out.setdefault(path_id, {}).setdefault(field, {})[key] = json.loads(value)
+            return out
+        return self._call(read)
 
     def events(self, run_id: str, *, after_seq: int = 0, limit: int | None = None,
                last: int | None = None) -> list[EventRecord]:
