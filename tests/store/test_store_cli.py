@@ -177,3 +177,31 @@ def test_a_detached_run_whose_process_died_can_be_resumed(home, chain):
         assert store.require_run("lost").effective_status() is RunStatus.INTERRUPTED
     out = json.loads(dy("runs", "resume", "lost", "--json"))
     assert out["status"] == "completed" and len(out["paths"][0]["history"]) == 30
+
+
+REVIEW = """machine "Review"
+context Order { total<number>: 10 }
+start -> review;
+task review { prompt: "Review order of {{ Order.total }}"; }
+review -> approve;
+review -> reject;
+review -writes-> Order;
+"""
+REVIEW_SCRIPT = {"review": [{"rounds": [[{"name": "write_Order", "arguments": {"total": 12}}],
+                                        [{"name": "transition_to_approve", "arguments": {}}]]}]}
+
+
+def test_record_then_replay_reproduces_the_run_and_divergence_fails_clearly(home, tmp_path):
+    machine, script, rec = tmp_path / "review.dygram", tmp_path / "script.json", tmp_path / "rec"
+    machine.write_text(REVIEW)
+    script.write_text(json.dumps(REVIEW_SCRIPT))
+    recorded = json.loads(dy("run", machine, "--agent", f"script:{script}", "--record", rec, "--json", "-q"))
+    assert sorted(p.name for p in rec.iterdir()) == ["00001-review-v1-r1.json", "00002-review-v1-r2.json"]
+    replayed = json.loads(dy("run", machine, "--replay", rec, "--json", "-q"))  # no model, no script
+    assert replayed["paths"] == recorded["paths"] and replayed["context"] == {"Order": {"total": 12}}
+
+    machine.write_text(REVIEW.replace("Review order", "Check order"))
+    result = CliRunner().invoke(main, ["run", str(machine), "--replay", str(rec), "-q"])
+    assert result.exit_code == 1
+    assert "replay diverged: path p0 at node review (visit 1, round 1)" in result.output
+    assert "Objective: Review order of 10" in result.output and "Objective: Check order of 10" in result.output

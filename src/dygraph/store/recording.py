@@ -132,6 +132,11 @@ class ReplayAgent:
         difference = first_difference(record["request"], request_to_json(request))
         if difference is not None:
             place, expected, got = difference
+            if isinstance(expected, str) and isinstance(got, str):  # show where the texts part
+                at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+                start = max(0, at - 40)
+                place += f" (from character {at})"
+                expected, got = expected[start:at + 80], got[start:at + 80]
             raise ReplayDivergence(f"replay diverged: {_where(request)}: {place} differs\n"
                                    f"  expected: {_short(expected)}\n  got:      {_short(got)}")
         self.used.add(key)
