@@ -142,7 +142,7 @@ class Runtime:
         keep_events: bool = True,
     ):
         self.machine = machine
-        self.program = Program(machine)
+        self.program = Program.of(machine)
         if agent is None:
             from dygraph.agents.offline import OfflineAgent
 

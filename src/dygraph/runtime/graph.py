@@ -110,13 +110,26 @@ def _priority(value: Any) -> float:
     return {"high": 1.0, "medium": 2.0, "normal": 2.0, "low": 3.0}.get(str(value).lower(), float("inf"))
 
 
-def _flag(edge: Edge, names: tuple[str, ...]) -> Optional[Annotation | bool]:
-    a = edge.annotation(*names)
-    if a is not None:
-        return a if a.value is not False else None
+def _flags(edge: Edge) -> dict[str, Annotation | bool]:
+    """An edge's annotations and inline flags (`-async;->`) by lower-cased name; disabled ones dropped."""
+    out: dict[str, Annotation | bool] = {}
     for k, v in edge.inline.items():
-        if k.lower() in names and v is not False and v is not None:
-            return True
+        if v is not False and v is not None:
+            out.setdefault(k.lower(), True)
+    for a in edge.annotations:
+        name = a.name.lower()
+        if a.value is False:
+            out.pop(name, None)
+        elif name not in out or out[name] is True:
+            out[name] = a
+    return out
+
+
+def _flag(flags: dict[str, Annotation | bool], names: tuple[str, ...]) -> Optional[Annotation | bool]:
+    for n in names:
+        hit = flags.get(n)
+        if hit is not None:
+            return hit
     return None
 
 
@@ -172,6 +185,15 @@ def _schema_from_value(value: Any) -> dict:
 class Program:
     """Everything about a machine the runtime needs, computed once."""
 
+    @classmethod
+    def of(cls, machine: Machine) -> "Program":
+        """The program of `machine`, built on first use and kept with it (the IR is immutable once built,
+        as its own cached lookups assume), so many runs of one machine share it and it dies with it."""
+        program = machine.__dict__.get("_runtime_program")
+        if program is None or program.machine is not machine:  # absent, or inherited by a model_copy
+            program = machine.__dict__["_runtime_program"] = cls(machine)
+        return program
+
     def __init__(self, machine: Machine):
         self.machine = machine
         self.kinds: dict[str, Optional[str]] = {n.path: machine.effective_type(n) for n in machine.nodes}
@@ -217,8 +239,9 @@ class Program:
         for index, e in enumerate(self.machine.edges):
             if not self.is_control(e):
                 continue
-            barrier = _flag(e, BARRIER_NAMES)
-            merge = _flag(e, MERGE_NAMES)
+            flags = _flags(e) if e.annotations or e.inline else {}
+            barrier = _flag(flags, BARRIER_NAMES)
+            merge = _flag(flags, MERGE_NAMES)
             sync = barrier or merge
             barrier_id = None
             if sync is not None:
@@ -226,22 +249,27 @@ class Program:
                 barrier_id = str(raw).replace(".", "_") if raw is not None and raw is not True else "default"
                 if isinstance(sync, Annotation) and sync.params and "merge" in sync.params:
                     merge = sync if sync.params["merge"] not in (False, "false") else None
-            mapping = _flag(e, MAP_NAMES)
+            mapping = _flag(flags, MAP_NAMES)
             map_source = None
             if mapping is not None:
                 raw = _annotation_arg(mapping, "items", "source") if isinstance(mapping, Annotation) else None
                 map_source = str(raw) if raw is not None and raw is not True else ""
             attrs = e.attributes
-            retry = _int_or_none(_annotation_arg(e.annotation("retry"), "max", "attempts", "n"))
-            timeout = parse_duration(_annotation_arg(e.annotation("timeout"), "after", "seconds"))
+            retry_flag, timeout_flag = flags.get("retry"), flags.get("timeout")
+            retry = _int_or_none(_annotation_arg(retry_flag if isinstance(retry_flag, Annotation) else None,
+                                                 "max", "attempts", "n"))
+            timeout = parse_duration(_annotation_arg(
+                timeout_flag if isinstance(timeout_flag, Annotation) else None, "after", "seconds"))
+            priority = flags.get("priority")
             condition = e.condition_expression
             description = str(attrs.get("text") or attrs.get("desc") or attrs.get("description") or "")
             ex = Exit(
                 index=index, edge=e, target=e.target, tool=self.tool_suffix(e.target), condition=condition,
-                auto=_flag(e, ("auto",)) is not None, spawn=_flag(e, ASYNC_NAMES) is not None,
-                parallel=_flag(e, ("parallel",)) is not None, map_source=map_source, barrier=barrier_id,
+                auto="auto" in flags, spawn=_flag(flags, ASYNC_NAMES) is not None,
+                parallel="parallel" in flags, map_source=map_source, barrier=barrier_id,
                 merge=merge is not None, catch=e.relation == "catch",
-                priority=_priority(_annotation_arg(e.annotation("priority"), "value", "level")),
+                priority=_priority(_annotation_arg(priority if isinstance(priority, Annotation) else None,
+                                                   "value", "level")),
                 order=index, retry=retry, timeout=timeout, description=description,
             )
             bucket = self.own_catches if ex.catch else self.own_exits
