@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable, Iterator, Optional
 
 from dygraph.diagnostics import Diagnostic
-from dygraph.ir.model import CONTEXT_ALIASES, Edge, Node
+from dygraph.ir.model import CONTEXT_ALIASES, Edge
 
 from .context import Context, is_conditional
 

@@ -23,13 +23,16 @@ EXTENSIONS = (".dy", ".dygram", ".mach")
 def resolve_import_path(importer: str, path: str) -> Optional[str]:
     base = os.path.dirname(os.path.abspath(importer)) if importer and not importer.startswith("<") else os.getcwd()
     candidate = os.path.normpath(os.path.join(base, path))
-    if os.path.isfile(candidate):
-        return candidate
-    if not os.path.splitext(candidate)[1] or not os.path.isfile(candidate):
-        for ext in EXTENSIONS:
-            if os.path.isfile(candidate + ext):
-                return candidate + ext
+    for option in (candidate, *(candidate + ext for ext in EXTENSIONS)):
+        if os.path.isfile(option):
+            return _display(option)
     return None
+
+
+def _display(path: str) -> str:
+    """Paths under the working directory are shown relative to it, as users type them."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
 
 
 def _all_decls(decls: list[NodeDecl], prefix: str = "") -> list[tuple[str, NodeDecl]]:
@@ -66,8 +69,7 @@ class ImportResolver:
     files: list[str] = field(default_factory=list)
 
     def resolve(self, decl: FileDecl, stack: tuple[str, ...] = ()) -> list[Import]:
-        here = os.path.abspath(decl.file) if not decl.file.startswith("<") else decl.file
-        stack = stack + (here,)
+        stack = stack + (_display(decl.file) if not decl.file.startswith("<") else decl.file,)
         imports: list[Import] = []
         seen_symbols: dict[str, str] = {}
         for imp in decl.imports:
@@ -105,11 +107,10 @@ class ImportResolver:
                             (f"it defines: {', '.join(names[:8])}" if names else "that file defines no nodes"))
                 continue
             local = sym.local_name
-            if local in seen_symbols and seen_symbols[local] != target:
-                self._error("DG210", f"'{local}' is imported from both '{seen_symbols[local]}' and '{imp.path}'",
-                            sym.span)
+            first = seen_symbols.setdefault(local, imp.path)
+            if first != imp.path:
+                self._error("DG210", f"'{local}' is imported from both '{first}' and '{imp.path}'", sym.span)
                 continue
-            seen_symbols[local] = target
             if local in local_names:
                 self._error("DG209", f"imported '{local}' collides with the local node '{local}'", sym.span,
                             hint=f"import it under another name: {sym.symbol} as Other{local}")

@@ -5,11 +5,11 @@ edge-only nodes, attribute ports, notes and inferred attribute edges (reference 
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional
 
 from dygraph.diagnostics import Diagnostic
 from dygraph.ir.model import (FORMAT_VERSION, Annotation, Attribute, Edge, Machine, Node, Note, SourceSpan,
-                              lookup_reference)
+                              lookup_reference, string_leaves)
 from dygraph.syntax.lower import EdgeDecl, FileDecl, NodeDecl, Ref
 
 
@@ -221,17 +221,6 @@ class Linker:
 
 # ---------------------------------------------------------------- inferred attribute edges
 
-def _string_leaves(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for v in value:
-            yield from _string_leaves(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _string_leaves(v)
-
-
 def _inferred_edges(machine: Machine) -> list[Edge]:
     """An attribute value naming a node (optionally `.attr`) is a data edge (reference §6.6)."""
     by_path = {n.path: n for n in machine.nodes}
@@ -246,7 +235,7 @@ def _inferred_edges(machine: Machine) -> list[Edge]:
         for attr in node.attributes:
             if not attr.has_value or attr.kind == "external" or (attr.type is not None and attr.type.is_primitive):
                 continue
-            for leaf in _string_leaves(attr.value):
+            for leaf in string_leaves(attr.value):
                 if leaf.startswith("#") or not leaf or leaf[0].isdigit() or " " in leaf:
                     continue
                 target, target_attr = _node_ref(leaf, by_path, by_name)
