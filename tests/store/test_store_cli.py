@@ -205,3 +205,38 @@ def test_record_then_replay_reproduces_the_run_and_divergence_fails_clearly(home
     assert result.exit_code == 1
     assert "replay diverged: path p0 at node review (visit 1, round 1)" in result.output
     assert "Objective: Review order of 10" in result.output and "Objective: Check order of 10" in result.output
+
+
+def test_an_interrupted_non_idempotent_call_is_surfaced_not_repeated(home, tmp_path):
+    machine, script, tools = tmp_path / "pay.dygram", tmp_path / "script.json", tmp_path / "tools.py"
+    machine.write_text('machine "Pay"\nstart -> pay;\ntask pay { prompt: "charge the card"; }\npay -> done;\n')
+    script.write_text(json.dumps({"pay": [{"rounds": [[{"name": "charge", "arguments": {"amount": 5}}],
+                                                      [{"name": "transition_to_done", "arguments": {}}]]}]}))
+    tools.write_text(textwrap.dedent("""
+        import os, signal
+        from dygraph.runtime import tool
+
+        @tool(idempotent=False)
+        def charge(amount: int) -> str:
+            with open(os.environ["CHARGES"], "a") as fh:
+                fh.write(f"{amount}\\n")
+            os.kill(os.getpid(), signal.SIGKILL)  # the process dies right after the charge
+    """))
+    charges = tmp_path / "charges.txt"
+    env = {**os.environ, "CHARGES": str(charges)}
+    proc = subprocess.run([sys.executable, "-m", "dygraph", "run", str(machine), "--id", "pay", "-q",
+                           "--agent", f"script:{script}", "--tools", str(tools)], env=env, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    assert json.loads(dy("runs", "list", "--json"))[0]["status"] == "interrupted"
+
+    os.environ["CHARGES"] = str(charges)
+    try:
+        result = CliRunner().invoke(main, ["runs", "resume", "pay", "--tools", str(tools)])
+    finally:
+        del os.environ["CHARGES"]
+    assert result.exit_code == 1
+    assert "tool 'charge'" in result.output and "not idempotent" in result.output
+    assert charges.read_text().split() == ["5"]  # charged once, never again
+    with SQLiteStore() as store:
+        (call,) = store.tool_calls("pay")
+        assert call.status.value == "failed" and not call.idempotent and "interrupted" in call.error
