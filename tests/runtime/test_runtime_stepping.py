@@ -213,3 +213,16 @@ async def test_prose_answer_gets_one_reminder_to_transition():
     second = agent.at("t")[1]
     assert second.round == 2 and "transition_to_*" in second.messages[-1]["content"]
     assert second.messages[-1]["role"] == "user"
+
+
+async def test_current_node_attributes_are_in_scope_by_node_name():
+    src = """
+    context C { score<number>: 7 }
+    start -> check;
+    state check { threshold<number>: 5; }
+    C -> check;
+    check -when: "C.score > check.threshold";-> high;
+    check -> low;
+    """
+    r = await run_source(src)
+    assert r.path("p0").history[-1] == "high"

@@ -303,3 +303,10 @@ async def test_context_overrides_and_unknown_context():
     assert r.path("p0").history[-1] == "two"
     with pytest.raises(ValueError, match="no context node 'D'"):
         Runtime(machine, context={"D": {"n": 2}})
+
+
+async def test_edge_timeout_applies_at_the_target():
+    src = 'start -@timeout("50ms")-> t; task t { prompt: "p"; } t -> ok; t -catch-> late;'
+    with anyio.fail_after(3):
+        r = await run_source(src, agent=SlowAgent())
+    assert r.path("p0").history[-1] == "late"

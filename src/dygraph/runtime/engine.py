@@ -31,7 +31,7 @@ from dygraph.runtime.expressions import condition_holds, evaluate, render_templa
 from dygraph.runtime.graph import Exit, NodeInfo, Program, json_schema_for, tool_safe
 from dygraph.runtime.journal import Journal, MemoryJournal, ToolInvocation, ToolOutcome
 from dygraph.runtime.state import AsyncToolState, BarrierState, Limits, PathState, RunState
-from dygraph.runtime.tools import SPECIAL_ARGUMENTS, Tool, check_arguments
+from dygraph.runtime.tools import Tool, check_arguments
 
 DEFAULT_MODEL = "gpt-4o-mini"
 NUDGE = "You have not chosen how to continue. When you are done, call exactly one transition_to_* tool."

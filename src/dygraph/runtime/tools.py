@@ -10,7 +10,6 @@ import anyio
 from pydantic import create_model
 
 ToolFunction = Callable[..., Union[Any, Awaitable[Any]]]
-SPECIAL_ARGUMENTS = ("_executeAsync", "_estimatedMinutes")
 
 
 @dataclass
