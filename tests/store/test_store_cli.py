@@ -240,3 +240,27 @@ def test_an_interrupted_non_idempotent_call_is_surfaced_not_repeated(home, tmp_p
     with SQLiteStore() as store:
         (call,) = store.tool_calls("pay")
         assert call.status.value == "failed" and not call.idempotent and "interrupted" in call.error
+
+
+def test_ctrl_c_leaves_the_run_resumable(home, tmp_path):
+    machine, script, tools = tmp_path / "slow.dygram", tmp_path / "script.json", tmp_path / "tools.py"
+    machine.write_text('machine "Slow"\nstart -> work;\ntask work { prompt: "work"; }\nwork -> work;\n')
+    script.write_text(json.dumps({"work": [[{"name": "nap", "arguments": {}},
+                                            {"name": "transition_to_work", "arguments": {}}]] * 6}))
+    tools.write_text("import time\nfrom dygraph.runtime import tool\n\n"
+                     "@tool\ndef nap() -> str:\n    time.sleep(0.1)\n    return 'rested'\n")
+    proc = subprocess.Popen([sys.executable, "-m", "dygraph", "run", str(machine), "--id", "ctrl", "-q",
+                             "--agent", f"script:{script}", "--tools", str(tools)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with SQLiteStore() as store:
+        deadline = time.time() + 30
+        while time.time() < deadline and (store.get_run("ctrl") is None or store.require_run("ctrl").steps < 2):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 130
+        run = store.require_run("ctrl")
+        assert run.effective_status() is RunStatus.INTERRUPTED and run.owner_pid is None
+    out = CliRunner().invoke(main, ["runs", "resume", "ctrl", "--tools", str(tools), "--json"])
+    result = json.loads(out.output[out.output.index("{"):])
+    assert result["status"] == "failed" and "turn 7 was requested" in result["error"]  # the script ran out
+    assert result["paths"][0]["history"].count("work") == 7  # no step lost or repeated across the Ctrl-C

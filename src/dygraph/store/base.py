@@ -124,6 +124,8 @@ class RunRecord:
 
     def effective_status(self, now: float | None = None) -> RunStatus:
         """The stored status, except that a running/pending run whose process is gone is `interrupted`."""
+        if self.status is RunStatus.RUNNING and self.owner_pid is None:  # its process let go of it
+            return RunStatus.INTERRUPTED
         if self.status in (RunStatus.RUNNING, RunStatus.PENDING) and self.owner_pid is not None \
                 and not self.owner_alive(now):
             return RunStatus.INTERRUPTED

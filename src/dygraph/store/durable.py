@@ -85,6 +85,7 @@ async def run_durably(machine: "Machine", *, store: "SQLiteStore", agent: "Agent
     """Run `machine` as a new durable run (or adopt the pending run `run_id` made by `detach`)."""
     ir = machine.model_dump_json()
     label = machine_label(machine, file)
+    file = os.path.abspath(file) if file else None  # `--use-current-source` may run from elsewhere
     options = dict(options or {}, record=record_dir, replay=replay_dir, model=model)
     existing = store.get_run(run_id) if run_id else None
     if existing is not None and existing.status is RunStatus.PENDING \
@@ -160,6 +161,9 @@ async def _drive(store: "SQLiteStore", run_id: str, machine: "Machine", agent: "
             result = await runtime.resume(state)
         else:
             result = await runtime.run()
+    except BaseException:  # interrupted (Ctrl-C, task cancelled): resumable at once, from any process
+        store.update_run(run_id, release=True)
+        raise
     finally:
         store.disown(run_id)
         await agent.aclose()
@@ -210,7 +214,7 @@ def detach(store: "SQLiteStore", argv: list[str], *, machine_name: str, source: 
 
     `argv` are the `dygraph run` arguments without `--detach` and `--id`."""
     run_id = run_id or new_run_id(machine_name)
-    store.create_run(machine=machine_name, source=source, machine_file=file, run_id=run_id, force=force,
+    store.create_run(machine=machine_name, source=source, machine_file=os.path.abspath(file) if file else None, run_id=run_id, force=force,
                      options=options, status=RunStatus.PENDING, owned=False)
     logs = default_home() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
