@@ -67,6 +67,12 @@ async def test_case5_spawn_without_transition_keeps_the_path_at_the_node():
     r = await run_source(src, agent=agent)
     assert [q.visit for q in agent.at("t") if q.round == 1] == [1, 2]
     assert histories(r) == {"p0": ["start", "t", "done"], "p0.0": ["work"]}
+    # the second turn remembers the first: the spawn and its result are in its conversation
+    again = next(q for q in agent.at("t") if q.visit == 2)
+    roles = [m["role"] for m in again.messages]
+    assert roles[:3] == ["user", "assistant", "tool"] and '"path_id": "p0.0"' in again.messages[2]["content"]
+    assert "ended without a transition" in again.messages[-1]["content"]
+    assert r.path("p0").conversation == []  # cleared once the path moved on
 
 
 async def test_spawn_ids_are_deterministic_across_turns():

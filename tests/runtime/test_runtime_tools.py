@@ -134,7 +134,7 @@ async def test_execute_async_runs_in_background_and_delivers_the_result_next_tur
     assert first_result == {"status": "started", "task_id": "p0:1:1:1:0"}
     assert of_type(r, "tool_called")[0]["arguments"] == {"n": 21, "_executeAsync": True, "_estimatedMinutes": 1}
     second_turn = [q for q in agent.at("t") if q.visit == 2][0]
-    delivered = second_turn.messages[1]["content"]
+    delivered = second_turn.messages[-1]["content"]
     assert "Background task p0:1:1:1:0 (crunch) finished: 42" == delivered
     finished = of_type(r, "async_tool_finished")[0]
     assert finished["ok"] and finished["result"] == 42

@@ -35,6 +35,7 @@ from dygraph.runtime.tools import Tool, check_arguments
 
 DEFAULT_MODEL = "gpt-4o-mini"
 NUDGE = "You have not chosen how to continue. When you are done, call exactly one transition_to_* tool."
+AGAIN = "Your previous turn at this node ended without a transition. Continue from where you left off."
 EventListener = Callable[[dict], None]
 TERMINAL = ("completed", "failed", "cancelled")
 # pydantic's __setattr__ costs ~2 µs; the hot counters are plain values assigned without validation
@@ -95,6 +96,7 @@ class _Step:
     turns_used: int = 0
     inbox_used: int = 0
     output: Optional[str] = None
+    conversation: Optional[list[dict]] = None
 
 
 @dataclass
@@ -435,6 +437,10 @@ class Runtime:
             del path.inbox[: step.inbox_used]
         if step.output is not None:
             path.output = step.output
+        if path.node == node and path.status == "active" and step.conversation is not None:
+            path.conversation = step.conversation  # asked again next step: it remembers this turn
+        elif path.conversation:
+            path.conversation = []
         if path.first_result is None:
             path.first_result = {"node": node, "output": step.output, "status": path.status,
                                  "next": path.node if path.node != node else None}
@@ -674,7 +680,11 @@ class Runtime:
         visit = step.visit_base + attempt + 1
         step.turns_used = attempt + 1
         offer = self._offer(info, transitions, spawns)
-        messages: list[dict] = [{"role": "user", "content": objective}]
+        if path.conversation and attempt == 0:
+            messages = list(path.conversation)
+            messages.append({"role": "user", "content": AGAIN})
+        else:
+            messages = [{"role": "user", "content": objective}]
         step.inbox_used = len(path.inbox)
         messages.extend({"role": "user", "content": m["content"]} for m in path.inbox)
         system = self._system_prompt(step, objective, offer)
@@ -720,6 +730,7 @@ class Runtime:
             self._emit(events, "diagnostic", path=path.id, node=info.path,
                        message=f"tool round budget ({self.state.limits.max_tool_rounds}) used up without a "
                                f"transition")
+        step.conversation = messages
         return turn
 
     def _offer(self, info: NodeInfo, transitions: list[Exit], spawns: list[Exit]) -> _Offer:

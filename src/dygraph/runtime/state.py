@@ -46,6 +46,9 @@ class PathState(_State):
     barrier: Optional[str] = Field(None, description="Barrier id the path waits at")
     barrier_target: Optional[int] = Field(None, description="Index of the barrier edge to take on release")
     inbox: list[dict] = Field(default_factory=list, description="Messages for the path's next agent turn")
+    conversation: list[dict] = Field(default_factory=list,
+                                     description="The agent conversation at the current node, kept while the "
+                                                 "path stays there (turn without transition)")
     output: Optional[str] = Field(None, description="Text of the last agent turn")
     first_result: Optional[dict] = Field(None, description="Result of the path's first node")
     error: Optional[str] = None
