@@ -273,3 +273,30 @@ async def test_awaiting_completion_of_a_child_at_a_barrier_does_not_deadlock():
         r = await run_source(src, agent=agent)
     assert r.status == "completed"
     assert histories(r) == {"p0": ["start", "boss", "joined"], "p0.0": ["worker", "joined"]}
+
+
+async def test_forks_happen_on_arrival_not_when_the_agent_is_asked_again():
+    src = """
+    context Job { items<Array<string>>: ["a", "b"] }
+    start -> t;
+    task t { prompt: "p"; }
+    Job -> t;
+    t -@map(Job.items)-> each;
+    t -@parallel-> side;
+    t -@auto, @async-> audit;
+    t -> done;
+    """
+    agent = scripted({"t": [[], [{"name": "transition_to_done", "arguments": {}}]]})
+    r = await run_source(src, agent=agent)
+    assert len([q for q in agent.at("t") if q.round == 1]) == 2
+    assert sorted(p.history[0] for p in r.paths if p.parent) == ["audit", "each", "each", "side"]
+
+
+async def test_self_loop_counts_as_arrival():
+    src = 'context C { n<number>: 0 } start -> t; task t { prompt: "p"; } t -writes-> C; ' \
+          't -@parallel-> side; t -when: "C.n < 2";-> t; t -> done;'
+    agent = scripted({"t": [[{"name": "write_C", "arguments": {"n": 1}}, {"name": "transition_to_t", "arguments": {}}],
+                            [{"name": "write_C", "arguments": {"n": 2}}, {"name": "transition_to_done", "arguments": {}}]]})
+    r = await run_source(src, agent=agent)
+    assert r.path("p0").history == ["start", "t", "t", "done"]
+    assert len([p for p in r.paths if p.parent]) == 2  # one fork per arrival at t

@@ -97,6 +97,7 @@ class _Step:
     inbox_used: int = 0
     output: Optional[str] = None
     conversation: Optional[list[dict]] = None
+    arrivals: int = 0  # length of the path's history when the step began: it moved if it grew
 
 
 @dataclass
@@ -370,17 +371,19 @@ class Runtime:
             return
         visits = path.visits.get(info.path, 0)
         step = _Step(path=path, info=info, step_no=path.steps, visits=visits,
-                     visit_base=path.turns.get(info.path, 0), spawn_base=path.spawned)
+                     visit_base=path.turns.get(info.path, 0), spawn_base=path.spawned, arrivals=len(path.history))
         if visits >= limits.max_visits:
             self._fail(step, f"visit limit reached: {path.id} entered {self.program.display(info.path)} "
                              f"{visits} times (max {limits.max_visits})", events)
             self._end_step(step)
             return
 
-        self._forks(step, events)
+        arrival = path.stay == 0
+        if arrival:
+            self._forks(step, events)
         if info.prompt is None:
-            move = self._automatic(step, events)
-            for ex in info.spawns:
+            move = self._automatic(step, events, spawn=arrival)
+            for ex in info.spawns if arrival else ():
                 if self._holds(ex, step, events):
                     self._spawn(step, ex, events, reason="async")
             reason = "automatic"
@@ -415,7 +418,7 @@ class Runtime:
             if turn.error is not None:
                 self._fail(step, turn.error, events)
             else:
-                automatic = self._automatic(step, events)
+                automatic = self._automatic(step, events, spawn=arrival)
                 move = turn.move or automatic
                 if move is not None:
                     self._move(path, move, turn.reason if turn.move else "automatic after agent turn", events)
@@ -437,7 +440,10 @@ class Runtime:
             del path.inbox[: step.inbox_used]
         if step.output is not None:
             path.output = step.output
-        if path.node == node and path.status == "active" and step.conversation is not None:
+        stayed = len(path.history) == step.arrivals and path.status == "active"
+        if stayed or path.stay:
+            _set(path, "stay", path.stay + 1 if stayed else 0)
+        if stayed and step.conversation is not None:
             path.conversation = step.conversation  # asked again next step: it remembers this turn
         elif path.conversation:
             path.conversation = []
@@ -472,10 +478,12 @@ class Runtime:
             return []
         return value
 
-    def _automatic(self, step: _Step, events: list[dict]) -> Optional[Exit]:
+    def _automatic(self, step: _Step, events: list[dict], *, spawn: bool = True) -> Optional[Exit]:
         """`@auto` exits whose condition holds: `@async` ones spawn, the first other one is the move."""
         move = None
         for ex in step.info.auto:
+            if ex.spawn and not spawn:
+                continue
             if not self._holds(ex, step, events):
                 continue
             if ex.spawn:

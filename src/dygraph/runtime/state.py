@@ -38,6 +38,8 @@ class PathState(_State):
     visits: dict[str, int] = Field(default_factory=dict, description="Committed visits per node")
     turns: dict[str, int] = Field(default_factory=dict, description="Agent turns per node")
     spawned: int = Field(0, description="Paths spawned by this path (child ids derive from it)")
+    stay: int = Field(0, description="Steps at the current node without moving (0 on arrival); forks and "
+                                     "spawns of a node happen on arrival only, not when its agent is re-asked")
     parent: Optional[str] = None
     via: Optional[int] = Field(None, description="Index of the edge the path arrived by (edge @retry/@timeout)")
     item: Any = None
