@@ -89,6 +89,11 @@ def test_usage_errors_exit_2_without_traceback(files):
     assert r.exit_code == 2 and "unknown agent 'bogus'" in r.output
     r = invoke(str(files / "m.dygram"), "--agent", f"script:{files / 'none.json'}")
     assert r.exit_code == 2 and "cannot read script" in r.output
+    r = invoke(str(files / "m.dygram"), "--ephemeral", "--events", str(files / "no" / "such" / "dir.jsonl"))
+    assert r.exit_code == 2 and "--events" in r.output
+    (files / "broken.py").write_text("raise RuntimeError('boom')")
+    r = invoke(str(files / "m.dygram"), "--ephemeral", "--tools", str(files / "broken.py"))
+    assert r.exit_code == 2 and "RuntimeError: boom" in r.output
 
 
 def test_syntax_errors_are_diagnostics_not_tracebacks(files):

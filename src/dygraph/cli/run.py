@@ -217,7 +217,11 @@ def run(file: str, agent_spec: Optional[str], model: Optional[str], base_url: Op
         click.echo(f"dygraph: --set: {exc}", err=True)
         sys.exit(EXIT_USAGE)
 
-    writer = EventWriter(events_file)
+    try:
+        writer = EventWriter(events_file)
+    except OSError as exc:
+        click.echo(f"dygraph: --events {events_file}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
     progress = Progress(enabled=not quiet and sys.stderr.isatty())
 
     def on_event(event: dict) -> None:
