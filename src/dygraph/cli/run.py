@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -302,7 +303,10 @@ async def _execute(machine, *, agent, limits, tools, model, context, on_event, e
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, lambda: _interrupt(task, run_id))
     except (NotImplementedError, RuntimeError):
         pass
-    store = open_store()
+    try:
+        store = open_store()
+    except (StoreError, OSError, sqlite3.Error) as exc:
+        raise _UsageError(f"cannot open the run store: {exc} (set DYGRAPH_HOME, or run with --ephemeral)") from None
     try:
         outcome = await run_durably(machine, store=store, agent=agent, limits=limits, tools=tools, model=model,
                                     context=context, run_id=run_id, force=force, source=source, file=file,
@@ -340,7 +344,11 @@ def _detach(file: str, source: str, machine, run_id: Optional[str], force: bool,
         if a.startswith("--id="):
             continue
         cleaned.append(a)
-    store = open_store()
+    try:
+        store = open_store()
+    except (StoreError, OSError, sqlite3.Error) as exc:
+        click.echo(f"dygraph: cannot open the run store: {exc} (set DYGRAPH_HOME)", err=True)
+        sys.exit(EXIT_USAGE)
     try:
         new_id = detach(store, cleaned, machine_name=machine_label(machine, file), source=source, file=file,
                         run_id=run_id, force=force, options={"agent": spec})
