@@ -223,7 +223,8 @@ def run(file: str, agent_spec: Optional[str], model: Optional[str], base_url: Op
     except OSError as exc:
         click.echo(f"dygraph: --events {events_file}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_USAGE)
-    progress = Progress(enabled=not quiet and sys.stderr.isatty())
+    # the interactive agent asks on the terminal; a live view redrawing there would overwrite its questions
+    progress = Progress(enabled=not quiet and sys.stderr.isatty() and spec != "interactive")
 
     def on_event(event: dict) -> None:
         writer.on_event(event)
