@@ -63,6 +63,15 @@ class DurableOutcome:
             print(f"  error: {result.error}")
 
 
+def machine_ir(machine: "Machine") -> str:
+    """The machine's IR JSON, kept on the machine: a process running one machine many times dumps it
+    once (the IR is immutable once built, as its cached lookups already assume)."""
+    cached = machine.__dict__.get("_dygraph_ir_json")
+    if cached is None:
+        cached = machine.__dict__["_dygraph_ir_json"] = machine.model_dump_json()
+    return cached
+
+
 def machine_label(machine: "Machine", file: str | None) -> str:
     return machine.title or (Path(file).stem if file else "machine")
 
@@ -83,7 +92,7 @@ async def run_durably(machine: "Machine", *, store: "SQLiteStore", agent: "Agent
                       replay_dir: str | None = None, parent_id: str | None = None,
                       on_event=None) -> DurableOutcome:
     """Run `machine` as a new durable run (or adopt the pending run `run_id` made by `detach`)."""
-    ir = machine.model_dump_json()
+    ir = machine_ir(machine)
     label = machine_label(machine, file)
     file = os.path.abspath(file) if file else None  # `--use-current-source` may run from elsewhere
     options = dict(options or {}, record=record_dir, replay=replay_dir, model=model)
@@ -121,8 +130,8 @@ async def resume_durably(store: "SQLiteStore", run_id: str, *, agent: "Agent | N
     elif loaded is not None:
         check_paths_exist(machine, loaded[1], run_id)
     store.claim_run(run_id, force=force)
-    if machine is not None and record.ir and machine.model_dump_json() != record.ir:
-        store.update_run(run_id, ir=machine.model_dump_json())
+    if machine is not None and record.ir and machine_ir(machine) != record.ir:
+        store.update_run(run_id, ir=machine_ir(machine))
     options = record.options
     agent = wrap_for_recording(agent or _default_agent(), options.get("record"), options.get("replay"))
     return await _drive(store, run_id, machine, agent, loaded, tools=tools,
