@@ -226,3 +226,10 @@ async def test_current_node_attributes_are_in_scope_by_node_name():
     """
     r = await run_source(src)
     assert r.path("p0").history[-1] == "high"
+
+
+async def test_question_of_an_ambiguous_node_is_rendered():
+    agent = scripted({"pick": [[{"name": "transition_to_a", "arguments": {}}]]})
+    src = 'context C { n: 4 } start -> pick; pick "Route {{ C.n }} items"; C -> pick; pick -> a; pick -> b;'
+    await run_source(src, agent=agent)
+    assert agent.at("pick")[0].messages[0]["content"] == "Route 4 items"

@@ -390,7 +390,7 @@ class Runtime:
             if move is None:
                 move, reason, ask = self._choose(step, events)
                 if ask:
-                    turn = await self._agent_turn(step, ask, [], info.question, events)
+                    turn = await self._agent_turn(step, ask, [], self._render(step, info.question, events), events)
                     if turn.error is not None:
                         self._fail(step, turn.error, events)
                         self._end_step(step)
@@ -410,10 +410,7 @@ class Runtime:
             await self._await_background_results(step)
             transitions = [ex for ex in info.plain if self._holds(ex, step, events)]
             spawns = [ex for ex in info.spawns if self._holds(ex, step, events)]
-            objective, errors = (render_template(info.prompt, self._scope(step, info.prompt))
-                                 if "{{" in info.prompt else (info.prompt, []))
-            for err in errors:
-                self._emit(events, "diagnostic", path=path.id, node=info.path, message=f"template {err}")
+            objective = self._render(step, info.prompt, events)
             turn = await self._agent_turn(step, transitions, spawns, objective, events)
             if turn.error is not None:
                 self._fail(step, turn.error, events)
@@ -426,6 +423,14 @@ class Runtime:
                     self._complete(path, events)
                 # else: no transition this turn; the next step asks the agent again (bounded by limits)
         self._end_step(step)
+
+    def _render(self, step: _Step, text: str, events: list[dict]) -> str:
+        if "{{" not in text:
+            return text
+        rendered, errors = render_template(text, self._scope(step, text))
+        for err in errors:
+            self._emit(events, "diagnostic", path=step.path.id, node=step.info.path, message=f"template {err}")
+        return rendered
 
     def _end_step(self, step: _Step) -> None:
         state, path, node = self.state, step.path, step.info.path
