@@ -122,11 +122,13 @@ def test_tools_file_with_background_tool(files):
 
 SLOW = 'start -> work; task work { prompt: "work"; } work -> work;'
 SLOW_TOOLS = '''
+import os
 import anyio
 from dygraph.runtime import tool
 
 @tool
 async def nap() -> str:
+    open(os.environ["NAP_MARKER"], "w").close()
     try:
         await anyio.sleep(30)
     finally:
@@ -150,9 +152,11 @@ def test_ctrl_c_stops_tools_cleanly(files, mode):
             "--tools", str(files / "tools.py"), "--events", str(events), "-q"]
     if mode != "durable":
         args.append(mode)
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    marker = files / "napping"
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NAP_MARKER": str(marker)})
     deadline = time.time() + 30
-    while time.time() < deadline and not (events.exists() and "tool_called" in events.read_text()):
+    while time.time() < deadline and not marker.exists():
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)

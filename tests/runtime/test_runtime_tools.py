@@ -251,9 +251,11 @@ async def test_tool_round_budget_bounds_a_turn():
 
 async def test_cancel_stops_tools_and_marks_paths_cancelled():
     cancelled = []
+    started = anyio.Event()
 
     @tool
     async def forever() -> None:
+        started.set()
         try:
             await anyio.sleep(30)
         finally:
@@ -263,7 +265,7 @@ async def test_cancel_stops_tools_and_marks_paths_cancelled():
     runtime = Runtime(dygraph.loads('start -> t; task t { prompt: "p"; } t -> b;'), agent=agent, tools=[forever])
 
     async def cancel_soon():
-        await anyio.sleep(0.05)
+        await started.wait()
         runtime.cancel()
 
     with anyio.fail_after(3):
