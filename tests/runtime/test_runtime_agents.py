@@ -64,3 +64,13 @@ async def test_interactive_agent_without_answers_fails_the_turn():
     agent = InteractiveAgent(console=Console(file=io.StringIO()), stream=io.StringIO(""))
     result = await Runtime(dygraph.loads('start -> t; task t { prompt: "p"; } t -> b;'), agent=agent).run()
     assert result.status == "failed" and "no answer from the terminal" in result.error
+
+
+def test_runtime_does_not_import_the_parser():
+    import subprocess
+    import sys
+
+    code = ("import sys, dygraph.runtime, dygraph.agents, dygraph.agents.offline, dygraph.agents.script;"
+            "print(sorted(m for m in sys.modules if m.startswith('dygraph.syntax')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
