@@ -233,3 +233,9 @@ async def test_question_of_an_ambiguous_node_is_rendered():
     src = 'context C { n: 4 } start -> pick; pick "Route {{ C.n }} items"; C -> pick; pick -> a; pick -> b;'
     await run_source(src, agent=agent)
     assert agent.at("pick")[0].messages[0]["content"] == "Route 4 items"
+
+
+async def test_checkpoint_annotation_marks_the_step_commit():
+    r = await run_source("start -> a; a @checkpoint; a -> b;")
+    marks = of_type(r, "checkpoint")
+    assert [(e["path"], e["node"]) for e in marks] == [("p0", "a")]

@@ -375,7 +375,7 @@ class Runtime:
         if visits >= limits.max_visits:
             self._fail(step, f"visit limit reached: {path.id} entered {self.program.display(info.path)} "
                              f"{visits} times (max {limits.max_visits})", events)
-            self._end_step(step)
+            self._end_step(step, events)
             return
 
         arrival = path.stay == 0
@@ -393,11 +393,11 @@ class Runtime:
                     turn = await self._agent_turn(step, ask, [], self._render(step, info.question, events), events)
                     if turn.error is not None:
                         self._fail(step, turn.error, events)
-                        self._end_step(step)
+                        self._end_step(step, events)
                         return
                     move, reason = turn.move, turn.reason
                     if move is None:  # the agent did not decide: ask again next step
-                        self._end_step(step)
+                        self._end_step(step, events)
                         return
             if move is not None:
                 self._move(path, move, reason, events)
@@ -422,7 +422,7 @@ class Runtime:
                 elif not info.plain and not any(not ex.spawn for ex in info.auto):
                     self._complete(path, events)
                 # else: no transition this turn; the next step asks the agent again (bounded by limits)
-        self._end_step(step)
+        self._end_step(step, events)
 
     def _render(self, step: _Step, text: str, events: list[dict]) -> str:
         if "{{" not in text:
@@ -432,8 +432,10 @@ class Runtime:
             self._emit(events, "diagnostic", path=step.path.id, node=step.info.path, message=f"template {err}")
         return rendered
 
-    def _end_step(self, step: _Step) -> None:
+    def _end_step(self, step: _Step, events: list[dict]) -> None:
         state, path, node = self.state, step.path, step.info.path
+        if step.info.checkpoint:
+            self._emit(events, "checkpoint", path=path.id, node=node)
         _set(state, "steps", state.steps + 1)
         _set(path, "steps", path.steps + 1)
         path.visits[node] = step.visits + 1

@@ -61,6 +61,7 @@ class NodeInfo:
     timeout: Optional[float]
     model: Optional[str]
     attributes: dict[str, Any]
+    checkpoint: bool = False  # @checkpoint: the commit after a step here must be durable at once
     auto: list[Exit] = field(default_factory=list)
     forks: list[Exit] = field(default_factory=list)  # @parallel and @map
     spawns: list[Exit] = field(default_factory=list)  # @async (not @auto)
@@ -304,6 +305,7 @@ class Program:
             timeout=parse_duration(_annotation_arg(n.annotation("timeout"), "after", "seconds")),
             model=None if model is None else str(model),
             attributes={a.name: a.value for a in n.attributes},
+            checkpoint=n.has_annotation("checkpoint"),
         )
         for ex in exits:
             if ex.parallel or ex.map_source is not None:
