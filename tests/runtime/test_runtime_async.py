@@ -300,3 +300,8 @@ async def test_self_loop_counts_as_arrival():
     r = await run_source(src, agent=agent)
     assert r.path("p0").history == ["start", "t", "t", "done"]
     assert len([p for p in r.paths if p.parent]) == 2  # one fork per arrival at t
+
+
+async def test_inline_async_flag_is_an_async_edge():
+    r = await run_source("start -> s; state s; s -async;-> a; s -async;-> b;")
+    assert histories(r) == {"p0": ["start", "s"], "p0.0": ["a"], "p0.1": ["b"]}
