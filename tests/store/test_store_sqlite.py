@@ -11,7 +11,7 @@ import pytest
 
 from dygraph.runtime.journal import ToolInvocation, ToolOutcome
 from dygraph.runtime.state import PathState, RunState
-from dygraph.store import RunBusy, RunExists, RunNotFound, RunStatus, SQLiteStore, ToolCallStatus
+from dygraph.store import RunBusy, RunExists, RunNotFound, RunStatus, RunTakenOver, SQLiteStore, ToolCallStatus
 from dygraph.store import base
 from dygraph.store.journal import SQLiteJournal, StateEncoder, TrackedDict, decode_state, load_state
 from dygraph.store.sqlite import SCHEMA_VERSION
@@ -244,6 +244,23 @@ def test_claiming_a_live_run_is_refused(store, monkeypatch):
         store.claim_run("r")
     claimed = store.claim_run("r", force=True)
     assert claimed.owner_pid == os.getpid() and claimed.status is RunStatus.RUNNING
+
+
+async def test_a_process_that_lost_its_run_cannot_write_over_the_new_owner(store):
+    """E.g. a process paused past the stale limit, whose run another process resumed meanwhile."""
+    store.create_run(machine="m", run_id="r")
+    journal = SQLiteJournal(store, "r")
+    state = RunState(run_id="r")
+    state.paths["p0"] = PathState(id="p0", node="A", history=["A"])
+    await journal.on_step(state, [{"type": "run_started"}])
+    store._call(lambda c: c.execute("UPDATE runs SET owner_pid = 1 WHERE id = 'r'"), write=True)  # taken over
+    state.paths["p0"].history.append("B")
+    with pytest.raises(RunTakenOver, match="taken over by process 1"):
+        await journal.on_step(state, [{"type": "node_entered"}])
+    with pytest.raises(RunTakenOver):
+        store.update_run("r", status=RunStatus.FAILED, release=True)
+    assert store.latest_checkpoint("r")[0] == 1 and len(store.events("r")) == 1
+    assert store.require_run("r").owner_pid == 1
 
 
 def test_cancel_reaches_the_owner_through_its_heartbeat(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ import os
 
 from dygraph.store.base import (
     EventRecord, LLMExchange, RunBusy, RunExists, RunNotFound, RunRecord, RunStatus, RunStore,
-    StoreError, ToolCallRecord, ToolCallStatus, default_db_path, default_home,
+    RunTakenOver, StoreError, ToolCallRecord, ToolCallStatus, default_db_path, default_home,
 )
 from dygraph.store.sqlite import SQLiteStore
 
@@ -21,6 +21,6 @@ def open_store(path: str | os.PathLike | None = None) -> SQLiteStore:
 
 __all__ = [
     "EventRecord", "LLMExchange", "RunBusy", "RunExists", "RunNotFound", "RunRecord", "RunStatus",
-    "RunStore", "SQLiteStore", "StoreError", "ToolCallRecord", "ToolCallStatus", "default_db_path",
+    "RunStore", "RunTakenOver", "SQLiteStore", "StoreError", "ToolCallRecord", "ToolCallStatus", "default_db_path",
     "default_home", "open_store",
 ]

@@ -54,6 +54,13 @@ class RunBusy(StoreError):
         self.run_id = run_id
 
 
+class RunTakenOver(StoreError):
+    def __init__(self, run_id: str, pid: int | None, host: str | None):
+        super().__init__(f"run '{run_id}' was taken over by process {pid} on {host}; this process stopped "
+                         f"writing to it")
+        self.run_id = run_id
+
+
 HOST = socket.gethostname()
 # A run whose owner has not beaten for this long is considered dead.
 STALE_AFTER = float(os.environ.get("DYGRAPH_STALE_AFTER", "15"))

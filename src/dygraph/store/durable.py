@@ -171,7 +171,10 @@ async def _drive(store: "SQLiteStore", run_id: str, machine: "Machine", agent: "
         else:
             result = await runtime.run()
     except BaseException:  # interrupted (Ctrl-C, task cancelled): resumable at once, from any process
-        store.update_run(run_id, release=True)
+        try:
+            store.update_run(run_id, release=True)
+        except StoreError:  # taken over meanwhile: it is not ours to release
+            pass
         raise
     finally:
         store.disown(run_id)

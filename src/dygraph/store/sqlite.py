@@ -24,7 +24,7 @@ import pydantic_core
 
 from dygraph.store.base import (
     HEARTBEAT_EVERY, HOST, EventRecord, LLMExchange, RunBusy, RunExists, RunNotFound, RunRecord,
-    RunStatus, RunStore, ToolCallRecord, ToolCallStatus, default_db_path, new_run_id, source_hash,
+    RunStatus, RunStore, RunTakenOver, ToolCallRecord, ToolCallStatus, default_db_path, new_run_id, source_hash,
 )
 
 # Each entry migrates the schema from version i to i + 1. Never edit a released entry; append.
@@ -154,6 +154,14 @@ def _tool_call(row: tuple) -> ToolCallRecord:
                           arguments=json.loads(args), status=ToolCallStatus(status),
                           idempotent=bool(idem), result=json.loads(result) if result else None,
                           error=error, attempts=attempts, started_at=started, finished_at=finished)
+
+
+def _check_owner(conn: sqlite3.Connection, run_id: str) -> None:
+    row = conn.execute("SELECT owner_pid, owner_host FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise RunNotFound(run_id)
+    if row[0] is not None and (row[0], row[1]) != (os.getpid(), HOST):
+        raise RunTakenOver(run_id, row[0], row[1])
 
 
 def _settle(future: Future, value: Any, error: BaseException | None) -> None:
@@ -576,8 +584,10 @@ class SQLiteStore(RunStore):
             params.append(source_hash(source))
         if release:
             sets.append("owner_pid = NULL, owner_host = NULL")
-        if conn.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", (*params, run_id)).rowcount == 0:
-            raise RunNotFound(run_id)
+        # Only the owner (or anyone, when nobody owns it) may change a run.
+        if conn.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ? AND (owner_pid IS NULL OR "
+                        "(owner_pid = ? AND owner_host = ?))", (*params, run_id, os.getpid(), HOST)).rowcount == 0:
+            _check_owner(conn, run_id)
 
     def request_cancel(self, run_id: str) -> RunRecord:
         return self._call(self._request_cancel, run_id, write=True)
@@ -619,6 +629,7 @@ class SQLiteStore(RunStore):
         every checkpoint (which would make a long run quadratic). `first_seq` (the caller's own
         event counter) saves a lookup; liveness is kept by heartbeats, so the run row is not
         rewritten on every step."""
+        _check_owner(conn, run_id)  # fencing: a process that lost the run must not write over it
         now = time.time()
         if first_seq is None:
             first_seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?",
