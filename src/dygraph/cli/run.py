@@ -78,6 +78,8 @@ class Progress:
             self.live.__exit__(*exc)
 
     def on_event(self, event: dict) -> None:
+        if not self.enabled:
+            return
         kind = event["type"]
         self.steps = event.get("step", self.steps)
         path = event.get("path")
