@@ -11,7 +11,8 @@ import pytest
 
 from dygraph.runtime.journal import ToolInvocation, ToolOutcome
 from dygraph.runtime.state import PathState, RunState
-from dygraph.store import RunBusy, RunExists, RunNotFound, RunStatus, RunTakenOver, SQLiteStore, ToolCallStatus
+from dygraph.store import (RunBusy, RunExists, RunNotFound, RunStatus, RunTakenOver, SQLiteStore, StoreError,
+                           ToolCallStatus)
 from dygraph.store import base
 from dygraph.store.journal import SQLiteJournal, StateEncoder, TrackedDict, decode_state, load_state
 from dygraph.store.sqlite import SCHEMA_VERSION
@@ -51,8 +52,12 @@ def test_schema_is_versioned_in_wal_mode(tmp_path):
     conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (SCHEMA_VERSION + 1,))
     conn.commit()
     conn.close()
-    with pytest.raises(RuntimeError, match="upgrade dygraph"):
+    with pytest.raises(StoreError, match="upgrade dygraph"):
         SQLiteStore(db)
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="garbage.db"):
+        SQLiteStore(garbage)
 
 
 def test_an_older_database_is_migrated_in_place(tmp_path):

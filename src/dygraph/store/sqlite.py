@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterable
 import pydantic_core
 
 from dygraph.store.base import (
-    HEARTBEAT_EVERY, HOST, EventRecord, LLMExchange, RunBusy, RunExists, RunNotFound, RunRecord,
-    RunStatus, RunStore, RunTakenOver, ToolCallRecord, ToolCallStatus, default_db_path, new_run_id, source_hash,
+    HEARTBEAT_EVERY, HOST, EventRecord, LLMExchange, RunBusy, RunExists, RunNotFound, RunRecord, RunStatus,
+    RunStore, RunTakenOver, StoreError, ToolCallRecord, ToolCallStatus, default_db_path, new_run_id, source_hash,
 )
 
 # Each entry migrates the schema from version i to i + 1. Never edit a released entry; append.
@@ -207,7 +207,10 @@ class SQLiteStore(RunStore):
         self._writer = threading.Thread(target=self._serve, args=(ready,), name="dygraph-store",
                                         daemon=True)
         self._writer.start()
-        ready.result()  # surfaces connection / migration errors here
+        try:
+            ready.result()  # surfaces connection / migration errors here
+        except sqlite3.Error as exc:  # not a database, unreadable, locked for too long…
+            raise StoreError(f"{self.path}: {exc}") from None
         self._checkpointer.start()
 
     # ---------------------------------------------------------------- writer thread
@@ -238,8 +241,8 @@ class SQLiteStore(RunStore):
                          "(version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
             current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
             if current > SCHEMA_VERSION:
-                raise RuntimeError(f"{conn} has schema version {current}; this dygraph knows "
-                                   f"{SCHEMA_VERSION} — upgrade dygraph")
+                raise StoreError(f"the run store has schema version {current}, newer than this dygraph "
+                                 f"knows ({SCHEMA_VERSION}) — upgrade dygraph")
             for version in range(current, SCHEMA_VERSION):
                 for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
