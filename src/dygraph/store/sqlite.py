@@ -219,7 +219,7 @@ class SQLiteStore(RunStore):
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                timeout=busy_timeout_ms / 1000)
         conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        self._enable_wal(conn, busy_timeout_ms / 1000)
         # NORMAL in WAL mode: a commit survives a process crash (kill -9); only power loss can
         # lose the last transactions, never corrupt the file.
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
@@ -232,6 +232,20 @@ class SQLiteStore(RunStore):
         if migrate:
             self._migrate(conn)
         return conn
+
+    @staticmethod
+    def _enable_wal(conn: sqlite3.Connection, patience: float) -> None:
+        # Switching a new file to WAL does not wait on the busy handler: when two processes create
+        # the store at once, one of them is told "locked" and simply tries again.
+        deadline = time.monotonic() + max(patience, 1.0)
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
