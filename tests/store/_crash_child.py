@@ -93,6 +93,7 @@ def main(db: str, run_id: str, mode: str, kill_at_event: int, kill_in_tool: int,
                                                  on_event=on_event))
     with open(report, "w") as fh:
         json.dump({"status": outcome.result.status, "events": seen, "reused_tool_calls": outcome.reused_tool_calls,
+                   "reused_exchanges": outcome.reused_exchanges,
                    "surfaced": outcome.surfaced}, fh)
 
 

@@ -83,6 +83,7 @@ def snapshot(db: Path, run_id: str) -> dict:
             "context": state.context,
             "events_by_path": dict(per_path),
             "calls": {c.call_id: (c.name, c.arguments, c.status.value, c.result) for c in calls},
+            "exchanges": {x.key: x.reply for x in store.llm_exchanges(run_id)},
             "attempts": sum(c.attempts for c in calls),
             "run_status": store.require_run(run_id).status.value,
         }
@@ -147,7 +148,7 @@ def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_run(baselin
     with ThreadPoolExecutor(WORKERS) as pool:  # scenarios share one store file, as real runs do
         results = list(pool.map(lambda item: crash_and_resume(db, tmp_path, *item), enumerate(plan)))
 
-    reused = 0
+    reused = reused_replies = 0
     for scenario, got in results:
         where = f"scenario {scenario}"
         assert got["kills"] >= 1, f"{where}: the kill point was never reached"
@@ -160,8 +161,12 @@ def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_run(baselin
         # attempt is only recorded for a call that never completed: so no completed call ran again
         assert len(got["calls"]) <= got["executions"] <= got["attempts"], where
         assert got["attempts"] - len(got["calls"]) <= got["kills"] * 4, where
+        # one stored reply per agent request, the same as in the uninterrupted run
+        assert got["exchanges"] == baseline["exchanges"], where
         reused += got["report"]["reused_tool_calls"] if got["report"] else 0
+        reused_replies += got["report"]["reused_exchanges"] if got["report"] else 0
     assert reused > 0  # resumed runs did reuse stored tool results
+    assert reused_replies > 0  # ... and agent replies already stored (a resumed turn does not pay twice)
 
     with SQLiteStore(db) as store:
         assert store.integrity_check() == "ok"
