@@ -84,9 +84,11 @@ async def test_a_resumed_turn_does_not_pay_twice(tmp_path):
         agent = SQLiteJournal(store, "run-a").wrap_agent(inner)
         reply = await agent.respond(request())
         # the process dies; the resumed run asks the same question again
-        again = await SQLiteJournal(store, "run-a").wrap_agent(inner).respond(request())
-        assert again == reply and inner.calls == 1
+        resumed = SQLiteJournal(store, "run-a")
+        resumed.resumed = True
+        again = await resumed.wrap_agent(inner).respond(request())
+        assert again == reply and inner.calls == 1 and resumed.reused_exchanges == 1
         # a different question at the same place is asked for real
-        await SQLiteJournal(store, "run-a").wrap_agent(inner).respond(request(message="changed"))
+        await resumed.wrap_agent(inner).respond(request(message="changed"))
         assert inner.calls == 2
         assert len(store.llm_exchanges("run-a")) == 1

@@ -14,7 +14,7 @@ from dygraph.runtime.state import PathState, RunState
 from dygraph.store import (RunBusy, RunExists, RunNotFound, RunStatus, RunTakenOver, SQLiteStore, StoreError,
                            ToolCallStatus)
 from dygraph.store import base
-from dygraph.store.journal import SQLiteJournal, StateEncoder, TrackedDict, decode_state, load_state
+from dygraph.store.journal import SQLiteJournal, TrackedDict, TrackedList, load_state
 from dygraph.store.sqlite import SCHEMA_VERSION
 
 
@@ -167,51 +167,65 @@ async def test_a_cancelled_waiter_does_not_break_the_store(store):
     other.close()
 
 
-def apply(stored_maps: dict, rows: list) -> dict:
-    """What the store does with map rows."""
-    for path_id, field, key, value in rows:
-        values = stored_maps.setdefault(path_id, {}).setdefault(field, {})
-        if key is None:
-            values.clear()
-        elif value is None:
-            values.pop(key, None)
-        else:
-            values[key] = json.loads(value)
-    return stored_maps
+async def test_each_commit_writes_only_what_changed_and_loads_back_exactly(store):
+    store.create_run(machine="m", run_id="r")
+    journal = SQLiteJournal(store, "r")
+    state = RunState(run_id="r", steps=1, context={"Ctx": {"n": 1}})
+    for i in range(3):
+        state.paths[f"p{i}"] = PathState(id=f"p{i}", node="A", history=["A"], visits={"A": 1})
+    written: list[tuple] = []
+    original = store._commit_step
+
+    def spy(conn, run_id, step, text, events, paths, history, maps, *rest):
+        written.append((sorted(p for p, _ in paths), history, sorted(maps, key=str)))
+        return original(conn, run_id, step, text, events, paths, history, maps, *rest)
+
+    store._commit_step = spy
+
+    async def commit_and_compare():
+        await journal.on_step(state, [])
+        loaded = load_state(store, "r")[1]
+        assert loaded.model_dump() == state.model_dump()
+        assert list(loaded.paths) == list(state.paths)  # creation order kept
+
+    await commit_and_compare()
+    assert written[-1][0] == ["p0", "p1", "p2"]
+    # one path steps: only its row, its new history entry and its changed counter are written
+    state.paths["p1"].history.append("B")
+    state.paths["p1"].node = "B"
+    state.paths["p1"].visits["B"] = 1
+    state.steps = 2
+    await commit_and_compare()
+    assert written[-1] == (["p1"], [("p1", 1, "B")], [("p1", "visits", "B", "1")])
+    # changes made from outside a path's own step are tracked too
+    state.paths["p2"].status = "waiting"                     # attribute (e.g. a barrier)
+    state.paths["p0"].inbox.append({"content": "done"})      # list mutation (a background tool)
+    state.paths["p0.0"] = PathState(id="p0.0", node="X", history=["X"], parent="p0")  # a spawn
+    await commit_and_compare()
+    assert written[-1][0] == ["p0", "p0.0", "p2"]
+    del state.paths["p0"].inbox[:1]
+    state.paths["p1"].visits = {"Z": 3}                      # a map replaced whole
+    state.paths["p2"].turns.update(A=2)
+    await commit_and_compare()
+    assert written[-1][0] == ["p0", "p1", "p2"]
+    del state.paths["p0.0"]
+    await commit_and_compare()
+    assert written[-1][0] == ["p0.0"]
+    # a resumed journal starts from the stored state and writes nothing it does not have to
+    step, loaded = load_state(store, "r")
+    resumed = SQLiteJournal(store, "r")
+    resumed.prepare_resume(step, loaded)
+    loaded.paths["p2"].history.append("C")
+    await resumed.on_step(loaded, [])
+    assert written[-1][0] == ["p2"] and written[-1][1] == [("p2", 1, "C")]
+    # when the run ends its paths are plain PathStates again
+    loaded.status = "completed"
+    await resumed.on_step(loaded, [])
+    assert {type(p) for p in loaded.paths.values()} == {PathState}
+    assert load_state(store, "r")[1] == loaded
 
 
-def test_state_round_trips_with_growing_parts_stored_as_changed_rows():
-    state = RunState(run_id="r", steps=3, context={"Ctx": {"n": 1}})
-    state.paths["p1"] = PathState(id="p1", node="B", history=["A", "B"], visits={"A": 1, "B": 1})
-    encoder, maps = StateEncoder(), {}
-    text, rows, changed = encoder.encode(state)
-    assert rows == [("p1", 0, "A"), ("p1", 1, "B")]
-    assert ("p1", "visits", None, None) in changed and ("p1", "visits", "B", "1") in changed
-    assert '"history":[' not in text and '"visits"' not in text
-    apply(maps, changed)
-    # the next step: one history entry and one counter change travel, nothing else
-    state.paths["p1"].history.append("C")
-    state.paths["p1"].visits["C"] = 1
-    state.paths["p1"].visits["A"] += 1
-    state.paths["p2"] = PathState(id="p2", node="X", history=["X"])
-    text, rows, changed = encoder.encode(state)
-    assert rows == [("p1", 2, "C"), ("p2", 0, "X")]
-    assert sorted(c for c in changed if c[0] == "p1") == [("p1", "visits", "A", "2"), ("p1", "visits", "C", "1")]
-    apply(maps, changed)
-    assert decode_state(text, {"p1": ["A", "B", "C", "D"], "p2": ["X"]}, maps) == state
-    # a map the runtime replaces or shrinks is stored again as it is
-    state.paths["p1"].visits = {"Z": 5}
-    del state.paths["p2"].turns  # noqa - plain attribute access below still works
-    state.paths["p2"].turns = {"X": 1}
-    text, _, changed = encoder.encode(state)
-    assert decode_state(text, {"p1": ["A", "B", "C"], "p2": ["X"]}, apply(maps, changed)) == state
-    state.paths["p1"].visits.pop("Z")
-    text, _, changed = encoder.encode(state)
-    assert changed == [("p1", "visits", "Z", None)]
-    assert decode_state(text, {"p1": ["A", "B", "C"], "p2": ["X"]}, apply(maps, changed)) == state
-
-
-def test_tracked_dict_tracks_every_kind_of_change():
+def test_tracked_containers_track_every_kind_of_change():
     values = TrackedDict({"a": 1})
     values["b"] = 2
     values.update(c=3)
@@ -224,6 +238,22 @@ def test_tracked_dict_tracks_every_kind_of_change():
     assert values.dirty == {"b", "c", "d", "e"}
     import copy
     assert type(copy.deepcopy(TrackedDict(x=1))) is dict
+    dirty: set = set()
+    owner = PathState(id="p", node="A")
+    from dygraph.store import journal as journal_module
+
+    journal_module._SINKS[id(owner)] = (dirty, "p")
+    try:
+        items = TrackedList([1, 2, 3], owner=owner)
+        for change in (lambda: items.append(4), lambda: items.extend([5]), lambda: items.insert(0, 0),
+                       lambda: items.pop(), lambda: items.remove(0), lambda: items.__setitem__(0, 9),
+                       lambda: items.__delitem__(0), lambda: items.sort(), lambda: items.reverse(),
+                       lambda: items.__iadd__([7]), lambda: items.clear()):
+            dirty.clear()
+            change()
+            assert dirty == {"p"}
+    finally:
+        del journal_module._SINKS[id(owner)]
 
 
 def test_a_run_whose_process_died_is_interrupted(store, monkeypatch):

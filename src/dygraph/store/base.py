@@ -81,7 +81,7 @@ def source_hash(source: str) -> str:
 
 def new_run_id(machine: str | None) -> str:
     slug = "".join(c if c.isalnum() else "-" for c in (machine or "run").lower()).strip("-")[:24] or "run"
-    return f"{slug}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(2)}"
+    return f"{slug}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
 
 
 def process_alive(pid: int) -> bool:
@@ -180,6 +180,10 @@ class ToolCallRecord:
     attempts: int = 1
 
 
+class JSONText(str):
+    """A value that is already JSON text: stored as it is, not encoded again."""
+
+
 @dataclass(slots=True)
 class LLMExchange:
     run_id: str
@@ -234,11 +238,12 @@ class RunStore(ABC):
     # --- steps ---
     @abstractmethod
     def commit_step(self, run_id: str, step: int, state: str, events: list[tuple[str, dict]], *,
-                    history: list[tuple[str, int, str]] = (), maps: list[tuple] = (),
+                    paths: list[tuple] = (), history: list[tuple[str, int, str]] = (), maps: list[tuple] = (),
                     status: RunStatus | None = None, first_seq: int | None = None, steps: int = 0) -> int:
-        """Atomically store the state after `step`, its events, the new entries of path histories
-        `(path_id, index, node)` and the changed entries of per-path maps
-        `(path_id, field, key, value JSON | None)`; returns the last event seq."""
+        """Atomically store the run-level state after `step`, its events, the rows of the paths that
+        changed `(path_id, JSON | None)`, the new entries of path histories `(path_id, index, node)`
+        and the changed entries of per-path maps `(path_id, field, key, value JSON | None)`;
+        returns the last event seq."""
 
     @abstractmethod
     def latest_checkpoint(self, run_id: str) -> tuple[int, str] | None: ...
@@ -246,6 +251,10 @@ class RunStore(ABC):
     @abstractmethod
     def history(self, run_id: str) -> dict[str, list[str]]:
         """Every stored history entry, by path id."""
+
+    @abstractmethod
+    def path_states(self, run_id: str) -> dict[str, str]:
+        """The stored row of each path of a run, by path id."""
 
     @abstractmethod
     def path_maps(self, run_id: str) -> dict[str, dict[str, dict[str, Any]]]:

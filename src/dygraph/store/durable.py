@@ -177,6 +177,7 @@ async def _drive(store: "SQLiteStore", run_id: str, machine: "Machine", agent: "
             pass
         raise
     finally:
+        journal.close()
         store.disown(run_id)
         await agent.aclose()
     store.update_run(run_id, status=RunStatus(result.status), error=result.error, result=result.to_dict(),

@@ -9,27 +9,34 @@ order, so concurrent paths replay correctly.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import threading
 from pathlib import Path
 from typing import Any
 
+import pydantic_core
+
 from dygraph.agents.base import Agent, AgentError, AgentReply, AgentRequest, ToolCall
 
 FORMAT = "dygraph-exchange/1"
 
 
+def request_text(request: AgentRequest) -> str:
+    """The parts of a request that identify and determine the exchange (the run id does not), as JSON."""
+    return pydantic_core.to_json(request, exclude={"run_id"}, fallback=str).decode()
+
+
+def reply_text(reply: AgentReply) -> str:
+    return pydantic_core.to_json(reply, fallback=str).decode()
+
+
 def request_to_json(request: AgentRequest) -> dict[str, Any]:
-    """The parts of a request that identify and determine the exchange (the run id does not)."""
-    data = dataclasses.asdict(request)
-    data.pop("run_id", None)
-    return json.loads(json.dumps(data, default=str))
+    return json.loads(request_text(request))
 
 
 def reply_to_json(reply: AgentReply) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(reply), default=str))
+    return json.loads(reply_text(reply))
 
 
 def reply_from_json(data: dict[str, Any]) -> AgentReply:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 import pydantic_core
 
 from dygraph.store.base import (
-    HEARTBEAT_EVERY, HOST, EventRecord, LLMExchange, RunBusy, RunExists, RunNotFound, RunRecord, RunStatus,
+    HEARTBEAT_EVERY, HOST, EventRecord, JSONText, LLMExchange, RunBusy, RunExists, RunNotFound, RunRecord, RunStatus,
     RunStore, RunTakenOver, StoreError, ToolCallRecord, ToolCallStatus, default_db_path, new_run_id, source_hash,
 )
 
@@ -116,6 +116,15 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, path_id, field, key)
     ) WITHOUT ROWID;
     """,
+    # 4: each path its own row, written when the path changed (checkpoints keep the run-level state)
+    """
+    CREATE TABLE path_states (
+        run_id TEXT NOT NULL,
+        path_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (run_id, path_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_EVERY = 0.2  # seconds between background WAL checkpoints while there are writes
@@ -126,10 +135,12 @@ _RUN_COLUMNS = ("id, machine, status, created_at, updated_at, machine_file, sour
 _RUN_SELECT = _RUN_COLUMNS + (", COALESCE((SELECT c.step FROM checkpoints c WHERE c.run_id = runs.id), 0)"
                               ", COALESCE((SELECT c.steps FROM checkpoints c WHERE c.run_id = runs.id), 0)")
 _RUN_LIST_COLUMNS = _RUN_SELECT.replace("source, ", "'' AS source, ").replace("ir,", "NULL AS ir,")
-_RUN_TABLES = ("checkpoints", "events", "history", "path_maps", "tool_calls", "llm_exchanges")
+_RUN_TABLES = ("checkpoints", "events", "history", "path_maps", "path_states", "tool_calls", "llm_exchanges")
 
 
 def _dumps(value: Any) -> str:
+    if isinstance(value, JSONText):
+        return value
     # pydantic_core's encoder: compact JSON, about 3x faster than json.dumps for event payloads.
     return pydantic_core.to_json(value, fallback=str).decode()
 
@@ -496,7 +507,10 @@ class SQLiteStore(RunStore):
 
     def _create_run(self, conn, machine, source, ir, machine_file, run_id, parent_id, options,
                     force, status, owned) -> RunRecord:
-        run_id = run_id or new_run_id(machine)
+        if run_id is None:  # a generated id: draw again on the (rare) collision
+            run_id = new_run_id(machine)
+            while conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                run_id = new_run_id(machine)
         existing = conn.execute(f"SELECT {_RUN_SELECT} FROM runs WHERE id = ?", (run_id,)).fetchone()
         if existing is not None:
             if not force:
@@ -627,18 +641,20 @@ class SQLiteStore(RunStore):
     # ---------------------------------------------------------------- steps
 
     def commit_step(self, run_id: str, step: int, state: str, events: list[tuple[str, dict]], *,
-                    history: list[tuple[str, int, str]] = (), maps: list[tuple] = (),
+                    paths: list[tuple] = (), history: list[tuple[str, int, str]] = (), maps: list[tuple] = (),
                     status: RunStatus | None = None, first_seq: int | None = None, steps: int = 0) -> int:
-        return self._call(self._commit_step, run_id, step, state, events, history, maps, status, first_seq,
-                          steps, write=True)
+        return self._call(self._commit_step, run_id, step, state, events, paths, history, maps, status,
+                          first_seq, steps, write=True)
 
     async def acommit_step(self, run_id: str, step: int, state: str, events: list[tuple[str, dict]],
-                           *, history: list[tuple[str, int, str]] = (), maps: list[tuple] = (),
-                           status: RunStatus | None = None, first_seq: int | None = None, steps: int = 0) -> int:
-        return await self.awrite(self._commit_step, run_id, step, state, events, history, maps, status,
+                           *, paths: list[tuple] = (), history: list[tuple[str, int, str]] = (),
+                           maps: list[tuple] = (), status: RunStatus | None = None, first_seq: int | None = None,
+                           steps: int = 0) -> int:
+        return await self.awrite(self._commit_step, run_id, step, state, events, paths, history, maps, status,
                                  first_seq, steps)
 
-    def _commit_step(self, conn, run_id, step, state, events, history, maps, status, first_seq, steps) -> int:
+    def _commit_step(self, conn, run_id, step, state, events, paths, history, maps, status, first_seq,
+                     steps) -> int:
         """The per-step transaction: events, new history entries, the checkpoint, and (only when it
         changes) the run row.
 
@@ -657,6 +673,11 @@ class SQLiteStore(RunStore):
                              [(run_id, first_seq + i, step, kind, _dumps(payload), now)
                               for i, (kind, payload) in enumerate(events)])
             seq += len(events)
+        for path_id, text in paths:  # text None: the path is gone
+            if text is None:
+                conn.execute("DELETE FROM path_states WHERE run_id = ? AND path_id = ?", (run_id, path_id))
+            else:
+                conn.execute("INSERT OR REPLACE INTO path_states VALUES (?, ?, ?)", (run_id, path_id, text))
         if history:
             conn.executemany("INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?)",
                              [(run_id, path_id, idx, node) for path_id, idx, node in history])
@@ -696,6 +717,11 @@ class SQLiteStore(RunStore):
                                           "ORDER BY path_id, idx", (run_id,)):
             out.setdefault(path_id, []).append(node)
         return out
+
+    def path_states(self, run_id: str) -> dict[str, str]:
+        """The stored row of each path of a run, by path id."""
+        return self._call(lambda conn: dict(conn.execute(
+            "SELECT path_id, state FROM path_states WHERE run_id = ?", (run_id,)).fetchall()))
 
     def path_maps(self, run_id: str) -> dict[str, dict[str, dict[str, Any]]]:
         """Stored per-path maps: path id -> field -> key -> value."""
@@ -759,6 +785,11 @@ class SQLiteStore(RunStore):
                                   error: str | None = None) -> None:
         await self.acall(self._tool_finished, run_id, call_id, result, error)
 
+    def tool_call_finished_nowait(self, run_id: str, call_id: str, *, result: Any = None,
+                                  error: str | None = None) -> None:
+        """Queue the write without waiting (see `put_llm_exchange_nowait`)."""
+        self._submit(self._tool_finished, run_id, call_id, result, error, write=True)
+
     @staticmethod
     def _tool_finished(conn, run_id, call_id, result, error) -> None:
         status = ToolCallStatus.FAILED if error is not None else ToolCallStatus.COMPLETED
@@ -788,6 +819,11 @@ class SQLiteStore(RunStore):
 
     async def aput_llm_exchange(self, exchange: LLMExchange) -> None:
         await self.acall(self._put_exchange, exchange)
+
+    def put_llm_exchange_nowait(self, exchange: LLMExchange) -> None:
+        """Queue the write without waiting: any later commit of this process is ordered after it
+        (the store thread is first in, first out, and an inline commit never overtakes it)."""
+        self._submit(self._put_exchange, exchange, write=True)
 
     @staticmethod
     def _put_exchange(conn, ex: LLMExchange) -> None:
