@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from dygraph.diagnostics import Diagnostic
+from dygraph.diagnostics import CODES, Diagnostic
 from dygraph.ir.model import Machine
 from dygraph.syntax.lower import FileDecl, Lowerer
 from dygraph.syntax.parser import parse
 
-__all__ = ["compile_source", "compile_file", "parse", "read_source"]
+__all__ = ["compile_source", "compile_file", "parse", "read_source", "decode_source"]
 
 
 def _decl(text: str, file: str) -> tuple[Optional[FileDecl], list[Diagnostic]]:
@@ -26,11 +26,26 @@ def _decl(text: str, file: str) -> tuple[Optional[FileDecl], list[Diagnostic]]:
 
 def read_source(path: str) -> tuple[Optional[str], list[Diagnostic]]:
     try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read(), []
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return None, [Diagnostic.make("DG110", f"cannot read file: {reason}", file=path)]
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return None, [Diagnostic.make("DG110", f"cannot read file: {exc.strerror or exc}", file=path)]
+    return decode_source(data, path)
+
+
+def decode_source(data: bytes, path: str, *, universal_newlines: bool = True) -> tuple[Optional[str], list[Diagnostic]]:
+    """UTF-8 text (with universal newlines, as `open` reads it), or DG110 at the first byte that is not UTF-8."""
+    try:
+        text = data.decode("utf-8")
+        return (text.replace("\r\n", "\n").replace("\r", "\n") if universal_newlines else text), []
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
+        return None, [Diagnostic(
+            "DG110", f"cannot read file: it is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded)",
+            path, line, column, line, column + 1, CODES["DG110"].severity,
+            "save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`); binary files cannot be checked")]
 
 
 def _load_decl(path: str) -> tuple[Optional[FileDecl], list[Diagnostic]]:
@@ -40,11 +55,17 @@ def _load_decl(path: str) -> tuple[Optional[FileDecl], list[Diagnostic]]:
     return _decl(text, path)
 
 
-def compile_source(text: str, file: str = "<string>") -> tuple[Optional[Machine], list[Diagnostic]]:
+def compile_source(text: str | bytes, file: str = "<string>") -> tuple[Optional[Machine], list[Diagnostic]]:
     """Compile DyGram source to a linked `Machine`. Returns (None, diagnostics) on syntax errors;
     otherwise the machine plus any linking diagnostics (errors included: the caller decides)."""
     from dygraph.syntax.link import Linker
 
+    if isinstance(text, (bytes, bytearray)):
+        text, unreadable = decode_source(bytes(text), file)
+        if text is None:
+            return None, unreadable
+    if not isinstance(text, str):
+        raise TypeError(f"DyGram source must be str or bytes, not {type(text).__name__}")
     decl, diagnostics = _decl(text, file)
     if decl is None:
         return None, diagnostics

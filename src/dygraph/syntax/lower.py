@@ -158,8 +158,6 @@ class Lowerer:
         for c in tree.children[1:]:
             if c.data == "annotation":
                 out.annotations.append(self.annotation(c))
-            elif c.data == "title":  # a second string after annotations: keep the first as title
-                pass
             elif c.data == "attr_block":
                 out.attributes.extend(self.attr_items(c))
 

@@ -20,6 +20,12 @@ from dygraph.diagnostics import Diagnostic
 
 RESERVED = frozenset({"machine", "import", "from", "as"})
 MAX_SYNTAX_ERRORS = 20
+BOM = "\ufeff"
+# Blocks, arrays, objects and generic types nest at most this deep. Every later stage (linking,
+# analysis, formatting, rendering, the runtime) walks the tree recursively; the limit keeps them
+# far from Python's recursion limit while staying well beyond anything written by hand.
+MAX_NESTING = 100
+_NESTING_RULES = frozenset({"body", "attr_block", "array", "object", "type_ref"})
 
 
 def grammar_text() -> str:
@@ -109,8 +115,10 @@ def _describe_token(tok: Token) -> str:
     text = str(tok)
     if len(text) > 30:
         text = text[:27] + "…"
-    kind = _TERMINAL_WORDS.get(tok.type)
-    if kind and tok.type in ("ID", "STRING", "NUMBER", "EXTID"):
+    kind = {"ID": "name", "STRING": "string", "NUMBER": "number", "EXTID": "#id"}.get(tok.type)
+    if tok.type == "STRING":
+        return f"string {text}"
+    if kind:
         return f"{kind} {text!r}"
     return repr(text)
 
@@ -225,6 +233,7 @@ def parse(text: str, file: str = "<string>") -> tuple[Tree | None, list[Diagnost
     after an error, parsing resumes at the next top-level line so independent mistakes are all reported."""
     parser = lark_parser()
     diagnostics: list[Diagnostic] = []
+    text = text.removeprefix(BOM)  # editors on Windows save UTF-8 with a byte-order mark
     try:
         tree = parser.parse(text)
     except UnexpectedInput as err:
@@ -252,10 +261,64 @@ def parse(text: str, file: str = "<string>") -> tuple[Tree | None, list[Diagnost
                 tok = getattr(more, "token", None)
                 pos = getattr(more, "pos_in_stream", None) or getattr(tok, "start_pos", None) or len(text)
     if tree is not None:
+        too_deep = _too_deep(tree, text, file)
+        if too_deep is not None:
+            return None, [too_deep]
         diagnostics.extend(_reserved_word_uses(tree, file))
         if diagnostics:
             return None, diagnostics
     return tree, diagnostics
+
+
+def _first_token(tree: Tree) -> Token | None:
+    stack: list = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Token):
+            return item
+        stack.extend(reversed(item.children))
+    return None
+
+
+def _token_place(tok: Token | None) -> tuple[int, int, int, int]:
+    return (tok.line, tok.column, tok.end_line, tok.end_column) if tok is not None else (1, 1, 1, 2)
+
+
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|//[^\n]*|/\*.*?\*/|[{}\[\]]', re.S)
+
+
+def _deep_bracket(text: str) -> tuple[int, int, int, int] | None:
+    """Place of the first '{' or '[' opened more than MAX_NESTING deep (generic types have none)."""
+    depth = 0
+    for m in _BRACKETS.finditer(text):
+        tok = m.group()
+        if tok in "{[":
+            depth += 1
+            if depth > MAX_NESTING:
+                pos = m.start()
+                line, column = text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
+                return line, column, line, column + 1
+        elif tok in "}]":
+            depth -= 1
+    return None
+
+
+def _too_deep(tree: Tree, text: str, file: str) -> Diagnostic | None:
+    """DG105 at the construct that nests more than MAX_NESTING levels deep, found without recursion."""
+    stack: list[tuple[Tree, Tree, int]] = [(tree, tree, 0)]
+    while stack:
+        node, parent, depth = stack.pop()
+        if node.data in _NESTING_RULES:
+            depth += 1
+            if depth > MAX_NESTING:
+                line, column, *end = _deep_bracket(text) or _token_place(_first_token(parent) or _first_token(node))
+                return Diagnostic.make(
+                    "DG105", f"nested more than {MAX_NESTING} levels deep",
+                    _Span(file, line, column, *end), file=file,
+                    hint="flatten the structure: declare nested nodes at the top level as qualified names "
+                         "(Outer.Inner) or split the file with imports")
+        stack.extend((child, node, depth) for child in node.children if isinstance(child, Tree))
+    return None
 
 
 def _reserved_word_uses(tree: Tree, file: str) -> list[Diagnostic]:
