@@ -36,6 +36,7 @@ CODES: dict[str, Code] = _catalogue(
     ("DG102", "error", "unexpected character"),
     ("DG103", "error", "unexpected end of file"),
     ("DG104", "error", "unterminated string or comment"),
+    ("DG105", "error", "nested too deeply"),
     ("DG110", "error", "file cannot be read"),
     ("DG190", "error", "formatting would change the program"),
     ("DG201", "error", "duplicate node declaration"),

@@ -11,11 +11,19 @@ import click
 from dygraph.cli.paths import expand as _expand
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    with open(path, encoding="utf-8", newline="") as fh:
-        return fh.read()
+def _read(path: str, name: str):
+    from dygraph.diagnostics import Diagnostic
+    from dygraph.syntax import decode_source
+
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read()
+    except OSError as exc:
+        return None, [Diagnostic.make("DG110", f"cannot read file: {exc.strerror or exc}", file=name)]
+    return decode_source(data, name, universal_newlines=False)
 
 
 @click.command()
@@ -41,14 +49,11 @@ def fmt(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
         sys.exit(EXIT_USAGE)
     failed = changed = 0
     for path in files:
-        try:
-            text = _read(path)
-        except (OSError, UnicodeDecodeError) as exc:
-            click.echo(f"dygraph: {path}: cannot read: {exc}", err=True)
-            failed += 1
-            continue
         name = "<stdin>" if path == "-" else path
-        formatted, diagnostics = format_source(text, name)
+        text, diagnostics = _read(path, name)
+        formatted = None
+        if text is not None:
+            formatted, diagnostics = format_source(text, name)
         if formatted is None:
             report.emit("text", [(name, diagnostics)], quiet=True, stream=sys.stderr)
             failed += 1

@@ -45,10 +45,14 @@ def format_source(text: str, file: str = "<string>", *, verify: bool = True) -> 
     """Format DyGram source. Returns (formatted text, []) or (None, syntax diagnostics)."""
     from dygraph.fmt.printer import Printer, cst_parser
     from dygraph.syntax import parse
+    from dygraph.syntax.parser import BOM
 
     tree, diagnostics = parse(text, file)
     if tree is None:
         return None, diagnostics
+    if text.startswith(BOM):  # kept as it was: the printer sees the text after it
+        formatted, diagnostics = format_source(text[len(BOM):], file, verify=verify)
+        return (BOM + formatted if formatted is not None else None), diagnostics
     formatted = Printer(text, cst_parser().parse(text)).print()
     if verify and formatted != text and _meaning(formatted, file) != _meaning(text, file):
         # A printer defect must never cost the user their program; refuse instead.

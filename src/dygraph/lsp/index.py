@@ -158,8 +158,9 @@ def analyze_document(text: str, file: str, encoding: str = "utf-16") -> Document
                           LineIndex(text, encoding))
     if machine is not None:
         from dygraph.fmt.printer import collect_comments, cst_parser
+        from dygraph.syntax.parser import BOM
 
-        tree = cst_parser().parse(text)
+        tree = cst_parser().parse(text.replace(BOM, " ", 1) if text.startswith(BOM) else text)  # same offsets
         _Indexer(index, machine).walk(tree.children, None)
         for comment in collect_comments(text, tree):
             index.marks.append(Mark(comment.start, comment.end, "comment"))
