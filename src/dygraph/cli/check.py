@@ -94,8 +94,12 @@ def compile_(file: str, fmt: str, output: Optional[str]) -> None:
 
         text = to_dot(machine)
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+        except OSError as exc:
+            click.echo(f"dygraph: cannot write {output}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_USAGE)
     else:
         click.echo(text)
 

@@ -10,6 +10,7 @@ import click
 
 SUFFIX_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 EXIT_ERRORS = 1
+EXIT_USAGE = 2
 EXIT_NO_GRAPHVIZ = 3
 
 
@@ -36,8 +37,9 @@ def render(file: Path, output: Optional[Path], fmt: Optional[str], direction: Op
     try:
         machine = dygraph.load(file)
     except DygraphError as exc:
-        for d in exc.diagnostics:
-            click.echo(str(d), err=True)
+        from dygraph.cli import report
+
+        report.emit("text", [(str(file), exc.diagnostics)], quiet=True, stream=sys.stderr)
         sys.exit(EXIT_ERRORS)
     try:
         data = render_machine(machine, fmt, direction=direction.upper() if direction else None)
@@ -51,5 +53,9 @@ def render(file: Path, output: Optional[Path], fmt: Optional[str], direction: Op
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        output.write_bytes(data)
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            click.echo(f"dygraph: cannot write {output}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_USAGE)
         click.echo(f"wrote {output} ({fmt}, {len(data):,} bytes)", err=True)

@@ -13,6 +13,7 @@ from typing import Optional
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
 from dygraph.diagnostics import Diagnostic, Severity
@@ -68,7 +69,11 @@ class DygramLanguageServer(LanguageServer):
 
     def current(self, uri: str) -> DocumentIndex:
         index = self.indexes.get(uri)
-        if index is None or index.text != self.workspace.get_text_document(uri).source:
+        try:
+            source = self.workspace.get_text_document(uri).source
+        except (OSError, UnicodeDecodeError):  # neither open in the editor nor readable on disk
+            return DocumentIndex("", _file_of(uri), None, [], LineIndex(""))
+        if index is None or index.text != source:
             index = self.refresh(uri)
         return index
 
@@ -461,7 +466,8 @@ def create_server() -> DygramLanguageServer:
             return None
         index, occ = found
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", params.new_name) or params.new_name in KEYWORDS:
-            raise ValueError(f"'{params.new_name}' is not a valid node name")
+            raise JsonRpcInvalidParams(f"'{params.new_name}' is not a valid node name: use letters, digits "
+                                       f"and _, not starting with a digit, and not a keyword")
         edits = [types.TextEdit(range=_range(index, o.start, o.end), new_text=params.new_name)
                  for o in index.occurrences_of(occ.path)]
         return types.WorkspaceEdit(changes={params.text_document.uri: edits})

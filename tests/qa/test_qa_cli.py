@@ -1,0 +1,37 @@
+"""The file commands from a user's shell: unwritable outputs and diagnostics in one format everywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from _cli import run_cli
+
+PROGRAM = "init start;\nend done;\nstart -> done;\n"
+
+
+@pytest.fixture
+def program(tmp_path):
+    src = tmp_path / "ok.dygram"
+    src.write_text(PROGRAM)
+    return src
+
+
+@pytest.mark.parametrize("command", [["render", "-f", "dot"], ["render", "-f", "svg"], ["compile"],
+                                     ["compile", "--format", "dot"]])
+def test_unwritable_output_is_a_usage_error_not_a_traceback(program, tmp_path, command):
+    target = tmp_path / "missing-dir" / "out.txt"
+    result = run_cli(*command, program, "-o", target)
+    assert result.exit_code == 2, result.output
+    assert f"cannot write {target}" in result.stderr and "No such file or directory" in result.stderr
+    assert not target.parent.exists()
+
+
+def test_render_reports_diagnostics_like_check(tmp_path):
+    src = tmp_path / "broken.dygram"
+    src.write_text("init start;\nstart -when: x > 1-> done;\n")
+    checked, rendered = run_cli("check", src), run_cli("render", "-f", "dot", src)
+    assert rendered.exit_code == checked.exit_code == 1
+    first = checked.stdout.splitlines()[0]
+    assert first.startswith(f"{src}:2:") and " error DG1" in first
+    assert rendered.stderr.splitlines()[:3] == checked.stdout.splitlines()[:3]  # message, excerpt, caret
+    assert rendered.stdout == ""
