@@ -1,7 +1,8 @@
 """`SQLiteJournal`: the runtime's journal backed by a run store — this is what makes a run durable.
 
-Each commit point (`on_step`) writes the state, its events and the new path-history entries in one
-transaction and returns only once it is committed. User tools are recorded as started before they
+Each commit point (`on_step`) writes what the step changed — run-level state, changed paths, new
+history entries and counters — with its events in one transaction, and returns only once it is
+committed. User tools are recorded as started before they
 run and as finished after, so a resumed run reuses a completed call's outcome instead of calling
 again; an interrupted call is retried only when the tool is idempotent. Agent exchanges are stored
 too, so a resumed turn gets its recorded reply instead of paying for the model again.
@@ -206,7 +207,7 @@ class StateEncoder:
         path_rows: list[tuple] = []
         history_rows: list[tuple] = []
         map_rows: list[tuple] = []
-        for path_id in self.dirty:
+        for path_id in list(self.dirty):
             path = paths.get(path_id)
             if path is None:
                 path_rows.append((path_id, None))
