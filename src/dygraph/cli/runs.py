@@ -99,7 +99,8 @@ def list_(statuses: tuple[str, ...], machine: str | None, limit: int, as_json: b
 @runs.command()
 @_run_options
 @click.option("--events", "last_events", type=int, default=10, show_default=True, help="How many recent events.")
-def show(run_id: str, last_events: int) -> None:
+@click.option("--paths", "max_paths", type=int, default=30, show_default=True, help="How many paths to list.")
+def show(run_id: str, last_events: int, max_paths: int) -> None:
     """A run's status, paths (current nodes), context and last events."""
     from dygraph.store.journal import load_state
 
@@ -129,11 +130,19 @@ def show(run_id: str, last_events: int) -> None:
         table = Table(title="paths", box=None, title_justify="left", header_style="bold")
         for column in ("PATH", "STATUS", "NODE", "STEPS", "HISTORY"):
             table.add_column(column)
-        for path in state.paths.values():
+        # unfinished paths first; a run with thousands of paths shows a page of them
+        paths = sorted(state.paths.values(), key=lambda p: p.status not in ("active", "waiting"))
+        for path in paths[:max_paths]:
             tail = " → ".join(path.history[-4:])
             table.add_row(path.id, path.status, path.node, str(path.steps),
                           ("… → " if len(path.history) > 4 else "") + tail)
         console.print(table)
+        if len(paths) > max_paths:
+            counts: dict[str, int] = {}
+            for path in paths:
+                counts[path.status] = counts.get(path.status, 0) + 1
+            console.print(f"  … {len(paths) - max_paths} more paths ("
+                          + ", ".join(f"{n} {status}" for status, n in counts.items()) + " in all; --paths N)")
         if state.context:
             console.print("[bold]context[/]")
             for name, values in state.context.items():
