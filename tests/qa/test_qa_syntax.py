@@ -99,3 +99,4 @@ def test_load_of_a_directory_is_dg110(tmp_path):
     with pytest.raises(dygraph.DygraphError) as err:
         dygraph.load(tmp_path)
     assert [d.code for d in err.value.diagnostics] == ["DG110"]
+

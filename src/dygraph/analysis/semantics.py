@@ -133,8 +133,18 @@ def check_prompt_only(ctx: Context) -> Iterator[Diagnostic]:
         yield ctx.diag("DG505", f"Task '{node.name}' has a prompt but nothing to do with the answer: it has "
                                 f"{'one exit' if targets else 'no exits'}, writes nothing and has no tools",
                        ctx.node_span(node),
-                       hint=f"Store the answer (`{node.name} -writes-> results;`), give it exits to choose "
+                       hint=f"Store the answer ({_store_suggestion(ctx, node)}), give it exits to choose "
                             "between, or mark its exit `@auto`")
+
+
+def _store_suggestion(ctx: Context, node: Node) -> str:
+    """A `-writes->` edge into a context the task already reads, else any context, else a new one."""
+    m = ctx.machine
+    read = [m.get(e.target) for e in m.outgoing(node.path) if e.relation == "reads"]
+    contexts = [n for n in read if n is not None] + [n for n in m.nodes if ctx.is_context(n)]
+    if contexts:
+        return f"`{node.name} -writes-> {contexts[0].path};`"
+    return f"declare `context Results {{ answer<string?>; }}` and write `{node.name} -writes-> Results;`"
 
 
 def _map_source(ann: Annotation) -> Optional[str]:
