@@ -1,0 +1,24 @@
+"""The shipped examples are what users copy first: none has an error, and the fan-out example none of
+the warnings it used to show (context use without an edge, prompts whose answer goes nowhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dygraph
+
+from _cli import run_cli
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_every_example_checks_without_errors():
+    result = run_cli("check", "--quiet", EXAMPLES)
+    assert result.exit_code == 0, result.output
+
+
+def test_research_fanout_example_is_warning_free_and_joins_before_writing():
+    machine = dygraph.load(EXAMPLES / "render-research-fanout.dygram", analyze=True)
+    assert run_cli("check", "--strict-warnings", EXAMPLES / "render-research-fanout.dygram").exit_code == 0
+    (into_write,) = [e for e in machine.incoming("Write") if e.relation is None]
+    assert into_write.has_annotation("join")
