@@ -35,3 +35,24 @@ def test_render_reports_diagnostics_like_check(tmp_path):
     assert first.startswith(f"{src}:2:") and " error DG1" in first
     assert rendered.stderr.splitlines()[:3] == checked.stdout.splitlines()[:3]  # message, excerpt, caret
     assert rendered.stdout == ""
+
+
+def test_check_text_output_is_verbatim_and_same_as_the_coloured_one(tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from dygraph.cli import report
+    from dygraph.cli.check import _check_file
+
+    src = tmp_path / "emoji.dygram"
+    src.write_text('init start;\nTask t { prompt: "Done :white_check_mark: [bold]x[/]"; }\nstart -> t;\nt -> done;\n'
+                   "start -when: 'a >';-> t;\n")
+    result = run_cli("check", src)
+    assert ":white_check_mark: [bold]x[/]" in result.stdout and "✅" not in result.stdout
+    _, diagnostics = _check_file(str(src))
+    assert diagnostics
+    for d in diagnostics:
+        coloured = io.StringIO()
+        report._print_rich(Console(file=coloured, highlight=False, soft_wrap=True, emoji=False, color_system=None), d)
+        assert coloured.getvalue() == "".join(line + "\n" for line in report._plain_lines(d))

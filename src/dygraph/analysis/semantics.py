@@ -113,6 +113,7 @@ def check_prompt_only(ctx: Context) -> Iterator[Diagnostic]:
     """
     m = ctx.machine
     machine_meta = m.annotation("meta") is not None
+    first_context = next((n for n in m.nodes if ctx.is_context(n)), None)
     for node in ctx.nodes:
         t = ctx.etype(node)
         if t not in ("task", "start") or node.attribute("prompt") is None:
@@ -133,17 +134,17 @@ def check_prompt_only(ctx: Context) -> Iterator[Diagnostic]:
         yield ctx.diag("DG505", f"Task '{node.name}' has a prompt but nothing to do with the answer: it has "
                                 f"{'one exit' if targets else 'no exits'}, writes nothing and has no tools",
                        ctx.node_span(node),
-                       hint=f"Store the answer ({_store_suggestion(ctx, node)}), give it exits to choose "
+                       hint=f"Store the answer ({_store_suggestion(ctx, node, first_context)}), give it exits to choose "
                             "between, or mark its exit `@auto`")
 
 
-def _store_suggestion(ctx: Context, node: Node) -> str:
-    """A `-writes->` edge into a context the task already reads, else any context, else a new one."""
+def _store_suggestion(ctx: Context, node: Node, first_context: Optional[Node]) -> str:
+    """A `-writes->` edge into a context the task already reads, else the first context, else a new one."""
     m = ctx.machine
-    read = [m.get(e.target) for e in m.outgoing(node.path) if e.relation == "reads"]
-    contexts = [n for n in read if n is not None] + [n for n in m.nodes if ctx.is_context(n)]
-    if contexts:
-        return f"`{node.name} -writes-> {contexts[0].path};`"
+    read = [n for n in (m.get(e.target) for e in m.outgoing(node.path) if e.relation == "reads") if n is not None]
+    store = read[0] if read else first_context
+    if store is not None:
+        return f"`{node.name} -writes-> {store.path};`"
     return f"declare `context Results {{ answer<string?>; }}` and write `{node.name} -writes-> Results;`"
 
 
