@@ -56,3 +56,12 @@ def test_check_text_output_is_verbatim_and_same_as_the_coloured_one(tmp_path, mo
         coloured = io.StringIO()
         report._print_rich(Console(file=coloured, highlight=False, soft_wrap=True, emoji=False, color_system=None), d)
         assert coloured.getvalue() == "".join(line + "\n" for line in report._plain_lines(d))
+
+
+def test_check_reads_standard_input_like_fmt_does():
+    broken = run_cli("check", "-", input="init start;\nstart -when: x > 1-> done;\n")
+    assert broken.exit_code == 1 and broken.stdout.startswith("<stdin>:2:") and "DG101" in broken.stdout
+    clean = run_cli("check", "-", "--format", "json", input=PROGRAM)
+    assert clean.exit_code == 0 and clean.stdout.strip() == "[]"
+    latin1 = run_cli("check", "-", input=b"init start;\n\xe9\n")
+    assert latin1.exit_code == 1 and "<stdin>:2:1: error DG110" in latin1.stdout

@@ -100,3 +100,10 @@ def test_load_of_a_directory_is_dg110(tmp_path):
         dygraph.load(tmp_path)
     assert [d.code for d in err.value.diagnostics] == ["DG110"]
 
+
+
+def test_non_ascii_in_names_gets_a_hint():
+    (accented,) = dygraph.check('init sért;\n')
+    assert accented.code == "DG102" and "ASCII" in accented.hint and '"Café"' in accented.hint
+    (invisible,) = dygraph.check("init start;\nend \u200bdone;\n")
+    assert (invisible.line, invisible.column) == (2, 5) and "U+200B" in invisible.hint

@@ -12,12 +12,16 @@ import click
 from dygraph.diagnostics import Diagnostic, Severity, sort_key
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+STDIN = "<stdin>"
 
 
 def _check_file(path: str) -> tuple[Optional[object], list[Diagnostic]]:
-    from dygraph.syntax import compile_file
+    from dygraph.syntax import compile_file, compile_source
 
-    machine, diagnostics = compile_file(path)
+    if path == "-":
+        machine, diagnostics = compile_source(sys.stdin.buffer.read(), STDIN)
+    else:
+        machine, diagnostics = compile_file(path)
     if machine is not None and not any(d.is_error for d in diagnostics):
         from dygraph import _analyze
 
@@ -26,15 +30,15 @@ def _check_file(path: str) -> tuple[Optional[object], list[Diagnostic]]:
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "sarif"]), default="text",
               show_default=True, help="Output format.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only (no warnings, no summary).")
 @click.option("--warnings-as-errors", "--strict-warnings", "warnings_as_errors", is_flag=True,
               help="Fail (exit 1) on warnings too.")
 def check(files: tuple[str, ...], fmt: str, quiet: bool, warnings_as_errors: bool) -> None:
-    """Check DyGram files (a directory: its .dygram/.dy/.mach files): syntax, names, types, conditions
-    and graph structure.
+    """Check DyGram files (a directory: its .dygram/.dy/.mach files; `-`: standard input): syntax,
+    names, types, conditions and graph structure.
 
     Exit status: 0 clean, 1 errors (or warnings with --warnings-as-errors), 2 usage error or missing file.
     """
@@ -44,7 +48,7 @@ def check(files: tuple[str, ...], fmt: str, quiet: bool, warnings_as_errors: boo
     if not files:
         click.echo("dygraph: no DyGram files found", err=True)
         sys.exit(EXIT_USAGE)
-    missing = [f for f in files if not os.path.isfile(f)]
+    missing = [f for f in files if f != "-" and not os.path.isfile(f)]
     if missing:
         for f in missing:
             click.echo(f"dygraph: {f}: no such file", err=True)
@@ -54,7 +58,7 @@ def check(files: tuple[str, ...], fmt: str, quiet: bool, warnings_as_errors: boo
         _, diagnostics = _check_file(path)
         if quiet:
             diagnostics = [d for d in diagnostics if d.is_error or (warnings_as_errors and d.severity is Severity.WARNING)]
-        results.append((path, diagnostics))
+        results.append((STDIN if path == "-" else path, diagnostics))
     from dygraph.cli import report
 
     report.emit(fmt, results, quiet=quiet)

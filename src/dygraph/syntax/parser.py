@@ -185,6 +185,10 @@ def _syntax_diagnostic(text: str, file: str, err: UnexpectedInput) -> Diagnostic
                                    _Span(file, line, column, line, column + 2), file=file)
         expected = set(err.allowed or ())
         hint = _hint_for(text, None, line, column, expected)
+        if hint is None and char and not char.isascii():
+            hint = ("names are ASCII letters, digits and _; other text goes in a quoted title or string: "
+                    'init start "Café"' if char.isprintable() and not char.isspace() else
+                    f"an invisible character (U+{ord(char):04X}) is in the source; delete it")
         message = f"unexpected character {char!r}"
         if expected:
             message += f"; expected {_describe_expected(expected)}"
