@@ -65,3 +65,10 @@ def test_check_reads_standard_input_like_fmt_does():
     assert clean.exit_code == 0 and clean.stdout.strip() == "[]"
     latin1 = run_cli("check", "-", input=b"init start;\n\xe9\n")
     assert latin1.exit_code == 1 and "<stdin>:2:1: error DG110" in latin1.stdout
+
+
+def test_fmt_and_check_agree_on_a_directory_without_dygram_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a machine")
+    for command in (["check"], ["fmt"], ["fmt", "--check"]):
+        result = run_cli(*command, tmp_path)
+        assert result.exit_code == 2 and "no DyGram files found" in result.stderr, command

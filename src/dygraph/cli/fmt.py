@@ -42,6 +42,9 @@ def fmt(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
     from dygraph.fmt import format_source
 
     files = _expand(paths)
+    if not files:
+        click.echo("dygraph: no DyGram files found", err=True)
+        sys.exit(EXIT_USAGE)
     missing = [f for f in files if f != "-" and not os.path.isfile(f)]
     if missing:
         for f in missing:
