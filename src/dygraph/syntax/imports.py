@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 from dygraph.diagnostics import Diagnostic
@@ -93,7 +93,7 @@ class ImportResolver:
             chain = " -> ".join(os.path.basename(p) for p in stack[stack.index(target):] + (target,))
             self._error("DG207", f"circular import: {chain}", imp.path_span)
             return result
-        lib = self._load(target, stack)
+        lib = self._load(target, stack, imp.path_span)
         if lib is None:
             return result
         local_names = {d.qname[0] for d in decl.nodes if not d.is_note and len(d.qname) == 1}
@@ -107,6 +107,8 @@ class ImportResolver:
                             (f"it defines: {', '.join(names[:8])}" if names else "that file defines no nodes"))
                 continue
             local = sym.local_name
+            if seen_symbols.get(local) == imp.path:
+                continue  # the same symbol from the same file again: nothing new to splice
             first = seen_symbols.setdefault(local, imp.path)
             if first != imp.path:
                 self._error("DG210", f"'{local}' is imported from both '{first}' and '{imp.path}'", sym.span)
@@ -121,10 +123,13 @@ class ImportResolver:
             local_names.add(local)
         return result
 
-    def _load(self, path: str, stack: tuple[str, ...]) -> Optional[FileDecl]:
+    def _load(self, path: str, stack: tuple[str, ...], imported_at) -> Optional[FileDecl]:
         if path in self.loaded:
             return self.loaded[path]
         lib, diags = self.load_decl(path)
+        if imported_at is not None and imported_at.file:  # say which import brought the broken file in
+            where = f"imported at {_display(imported_at.file)}:{imported_at.line}:{imported_at.column}"
+            diags = [replace(d, hint=f"{d.hint}; {where}" if d.hint else where) if d.is_error else d for d in diags]
         self.diagnostics.extend(diags)
         self.loaded[path] = lib
         if lib is not None:
