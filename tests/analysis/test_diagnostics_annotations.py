@@ -122,7 +122,7 @@ def test_dg410_map_source_not_an_array(check, source, fragment):
     ("@retry(count: 3)", "number of attempts"),
     ('@timeout("abc")', "duration"),
     ('@timeout(0)', "duration"),
-    ('@timeout("PT2M")', "duration"),
+    ('@timeout("30 fortnights")', "duration"),
     ("@priority(urgent)", "high/medium/low"),
 ])
 def test_dg508_invalid_annotation_argument(check, annotation, fragment):

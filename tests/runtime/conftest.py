@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import anyio
 import pytest
 
 import dygraph
+from dygraph.agents.base import AgentReply
 from dygraph.agents.script import ScriptAgent
 from dygraph.runtime import Limits, RunResult, Runtime
 
@@ -56,6 +58,19 @@ class Recorder:
 
     def at(self, node: str) -> list:
         return [r for r in self.requests if r.node == node]
+
+
+class SlowAgent:
+    """Answers after 5 s: for timeouts."""
+
+    name = "slow"
+
+    async def respond(self, request):
+        await anyio.sleep(5)
+        return AgentReply(content=None, tool_calls=[])
+
+    async def aclose(self):
+        return None
 
 
 def scripted(script: dict) -> Recorder:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from conftest import Recorder, of_type, run_source, scripted
+from conftest import Recorder, SlowAgent, of_type, run_source, scripted
 
 import dygraph
 from dygraph.agents.base import AgentError, AgentReply, ToolCall
@@ -199,17 +199,6 @@ async def test_edge_retry_applies_at_the_target():
     src = 'start -@retry(1)-> t; task t { prompt: "p"; } t -> ok;'
     r = await run_source(src, agent=FailingAgent(1, {"t": "transition_to_ok"}))
     assert r.status == "completed"
-
-
-class SlowAgent:
-    name = "slow"
-
-    async def respond(self, request):
-        await anyio.sleep(5)
-        return AgentReply(content=None, tool_calls=[])
-
-    async def aclose(self):
-        return None
 
 
 async def test_timeout_on_a_node_fails_the_turn_and_takes_the_error_edge():

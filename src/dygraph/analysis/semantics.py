@@ -6,6 +6,7 @@ import re
 from typing import Iterator, Optional
 
 from dygraph.diagnostics import Diagnostic
+from dygraph.ir.duration import parse_duration
 from dygraph.ir.model import Annotation, Edge, Node
 
 from .context import Context, close_matches
@@ -207,8 +208,6 @@ def _map_diagnostic(ctx: Context, edge: Edge, ann: Annotation) -> Optional[Diagn
 
 # Argument keys the runtime reads for each annotation's `(k: v)` form.
 _ARGUMENT_KEYS = {"retry": ("max", "attempts", "n"), "timeout": ("after", "seconds"), "priority": ("value", "level")}
-# What the runtime understands as a timeout: milliseconds, or a number with ms/s/m/h.
-_TIMEOUT_TEXT = re.compile(r"\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*\Z")
 _PRIORITY_WORDS = ("high", "medium", "normal", "low")
 
 
@@ -233,10 +232,9 @@ def _argument_problem(ann: Annotation) -> Optional[str]:
                   or isinstance(v, str) and _INTEGER_TEXT.match(v.strip()))
             return None if ok else "expects a whole number of attempts, e.g. @retry(3) or @retry(max: 3)"
         if low == "timeout":
-            ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
-                  or isinstance(v, str) and _TIMEOUT_TEXT.match(v) and float(re.sub(r"[^\d.]", "", v)) > 0)
-            return None if ok else ('expects a duration such as "30s", "500ms", "2m" or "1h", or milliseconds '
-                                    "such as 5000")
+            seconds = parse_duration(v)
+            return None if seconds is not None and seconds > 0 else (
+                'expects a duration such as "30s", "500ms", "5min", "2h" or "PT30S", or milliseconds such as 5000')
         ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
               or isinstance(v, str) and (_NUMBER_TEXT.match(v.strip()) or v.lower() in _PRIORITY_WORDS))
         return None if ok else "expects a number (lower runs first) or high/medium/low, e.g. @priority(1)"

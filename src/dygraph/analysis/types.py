@@ -12,6 +12,7 @@ import re
 from typing import Callable, Iterator, Optional
 
 from dygraph.diagnostics import Diagnostic
+from dygraph.ir.duration import parse_duration_text
 from dygraph.ir.model import Attribute, Machine, Node, TypeRef, Value
 
 from .context import Context
@@ -19,14 +20,11 @@ from .context import Context
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z\Z")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+\Z")
-_ISO_DURATION = re.compile(r"P(?!\Z)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?"
-                           r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?\Z")
-_SHORT_DURATION = re.compile(r"\d+(\.\d+)?\s*(ms|s|m|min|h|hr|d|w|y)\Z")
 _MULTIPLICITY = re.compile(r"([0-9]+|\*)(\.\.([0-9*]+))?\Z")
 
 
 def is_duration(text: str) -> bool:
-    return bool(_ISO_DURATION.match(text) or _SHORT_DURATION.match(text))
+    return parse_duration_text(text) is not None
 
 
 def _is_number(v: Value) -> bool:

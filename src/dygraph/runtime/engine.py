@@ -17,6 +17,7 @@ import math
 import os
 import time
 import traceback
+from collections import ChainMap
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional
@@ -165,8 +166,7 @@ class Runtime:
         self._exits = {ex.index: ex for t in (self.program.own_exits, self.program.own_catches)
                        for exits in t.values() for ex in exits}
         self._offers: dict[tuple, _Offer] = {}
-        self._node_scopes: dict[str, Any] = {}
-        self._base_scope: Optional[dict] = None
+        self._overlay: Optional[tuple[dict, dict]] = None  # context values as CEL names; None: stale
         self._waiters: dict[str, anyio.Event] = {}
         self._driving: set[str] = set()
         self._running_tools: dict[str, int] = {}
@@ -235,7 +235,7 @@ class Runtime:
 
     async def _execute(self, state: RunState, *, fresh: bool) -> RunResult:
         self.state = state
-        self._base_scope = None
+        self._overlay = None
         self._t0 = time.perf_counter()
         timeout = state.limits.timeout
         deadline = math.inf if timeout is None else max(0.0, timeout - state.elapsed)
@@ -525,27 +525,24 @@ class Runtime:
 
     # ---- scope for CEL
 
-    def _scope(self, step: _Step, expression: str) -> dict:
-        base = self._base_scope
-        if base is None:
-            base = self._base_scope = {"machine": to_cel(self.program.machine_attributes)}
-            for ctx in self.program.contexts:
-                base[self.program.context_var(ctx)] = to_cel(self.state.context.get(ctx, {}))
-        scope = dict(base)
+    def _scope(self, step: _Step, expression: str) -> ChainMap:
+        """Names a condition or template sees: this step's built-ins and the current node under its own
+        name, then context nodes with their runtime values, then every node's static attributes and
+        `machine` (shared by all steps), then the current node's attributes by bare name."""
+        overlay = self._overlay
+        if overlay is None:
+            overlay = self._overlay = self.program.overlay(self.state.context)
         info, path = step.info, step.path
-        node_scope = self._node_scopes.get(info.path)
-        if node_scope is None:
-            node_scope = self._node_scopes[info.path] = to_cel(info.attributes)
-        scope.setdefault(info.node.name, node_scope)
         errors = celtypes.IntType(self.state.error_count)
-        scope["errorCount"] = scope["errors"] = errors
+        own = {"errorCount": errors, "errors": errors}
+        own[info.node.name] = overlay[1].get(info.path) or self.program.node_value(info.path)
         if "activeState" in expression:
             active = next((n for n in reversed(path.history) if self.program.kinds.get(n) == "state"), "")
-            scope["activeState"] = celtypes.StringType(active)
+            own["activeState"] = celtypes.StringType(active)
         if path.index is not None:
-            scope["item"] = to_cel(path.item)
-            scope["index"] = celtypes.IntType(path.index)
-        return scope
+            own["item"] = to_cel(path.item)
+            own["index"] = celtypes.IntType(path.index)
+        return ChainMap(own, overlay[0], self.program.names(), self.program.bare_attributes(info.path))
 
     # ---- moving, spawning, ending
 
@@ -600,7 +597,6 @@ class Runtime:
     def _fail(self, step: _Step, message: str, events: list[dict]) -> None:
         """A failure at a node: take a `catch`/`error` exit if one holds, else fail the path."""
         self.state.error_count += 1
-        self._base_scope = None
         for ex in step.info.catches:
             if self._holds(ex, step, events):
                 self._emit(events, "step_failed", path=step.path.id, node=step.info.path, error=message,
@@ -926,7 +922,7 @@ class Runtime:
             return {"context": self.machine.node(handler.context).name, "values": dict(values)}
         if handler.kind == "write":
             self.state.context.setdefault(handler.context, {}).update(args)
-            self._base_scope = None
+            self._overlay = None
             self._emit(events, "context_written", path=path_id, node=node,
                        context=handler.context, values=dict(args))
             return {"written": sorted(args)}

@@ -1,23 +1,66 @@
 """CEL conditions and `{{ … }}` templates, evaluated with celpy.
 
 Compiling a CEL expression is slow (milliseconds), so every expression is compiled once per process
-and cached. Evaluation errors never escape: a condition that cannot be evaluated is false (decision 19)
-and a template placeholder that cannot be evaluated is left as written; both are reported to the caller
-as an error string so it can emit a diagnostic event.
+and cached, together with the root names it reads: an evaluation binds only those names (celpy copies
+every binding it is given, and a machine may have thousands of nodes). celpy builds its LALR parser
+from its grammar on first use, which takes about a second; the parser tables are cached on disk instead,
+and nothing is built until the first expression is compiled. Evaluation errors never escape: a condition
+that cannot be evaluated is false (decision 19) and a template placeholder that cannot be evaluated is
+left as written; both are reported to the caller as an error string so it can emit a diagnostic event.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, NamedTuple, Optional
 
 import celpy
 from celpy import celtypes
 
-_ENV = celpy.Environment()
-_PROGRAMS: dict[str, Any] = {}  # CEL source -> compiled program, or the compile error message
+_ENV: Optional[celpy.Environment] = None
+_MISSING = object()
+_PROGRAMS: dict[str, Any] = {}  # CEL source -> _Compiled, or the compile error message
 TEMPLATE = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.S)
+
+
+class _Compiled(NamedTuple):
+    program: Any
+    names: tuple[str, ...]  # root identifiers the expression reads (macro variables included; harmless)
+
+
+def _environment() -> celpy.Environment:
+    global _ENV
+    if _ENV is None:
+        from celpy.celparser import CELParser
+
+        if CELParser.CEL_PARSER is None:
+            CELParser.CEL_PARSER = _cached_parser()
+        _ENV = celpy.Environment()
+    return _ENV
+
+
+def _cached_parser():
+    """celpy's own parser (same grammar and options), with its LALR tables kept in the user's cache."""
+    import hashlib
+    from pathlib import Path
+
+    import lark
+    from celpy.celparser import CELParser
+
+    grammar = (Path(celpy.__file__).parent / "cel.lark").read_text()
+    options = dict(parser="lalr", start="expr", g_regex_flags=re.M, propagate_positions=True,
+                   lexer_callbacks={"IDENT": CELParser.ambiguous_literals}, maybe_placeholders=False,
+                   priority="invert", tree_class=celpy.InterpretedRunner.tree_node_class)
+    digest = hashlib.sha256(f"{lark.__version__}\n{grammar}".encode()).hexdigest()[:16]
+    folder = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+                          "dygraph")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        return lark.Lark(grammar, cache=os.path.join(folder, f"celpy-runtime-{digest}.pickle"), **options)
+    except (OSError, EOFError, ValueError):  # unwritable or corrupt cache: build in memory
+        return lark.Lark(grammar, **options)
 
 
 def normalise(expression: str) -> str:
@@ -26,12 +69,22 @@ def normalise(expression: str) -> str:
     return text.replace("!==", "!=").replace("===", "==")
 
 
-def compile_expression(expression: str) -> tuple[Any, Optional[str]]:
-    """(program, None) or (None, error message); cached per source text."""
+def _root_names(tree: Any) -> tuple[str, ...]:
+    names: dict[str, None] = {}
+    for sub in tree.iter_subtrees():
+        if sub.data in ("ident", "dot_ident") and sub.children:
+            names.setdefault(str(sub.children[-1]), None)
+    return tuple(names)
+
+
+def compile_expression(expression: str) -> tuple[Optional[_Compiled], Optional[str]]:
+    """(compiled, None) or (None, error message); cached per source text."""
     hit = _PROGRAMS.get(expression)
     if hit is None:
         try:
-            hit = _ENV.program(_ENV.compile(normalise(expression)))
+            env = _environment()
+            ast = env.compile(normalise(expression))
+            hit = _Compiled(env.program(ast), _root_names(ast))
         except Exception as exc:  # celpy raises its own parse errors and occasionally plain ones
             hit = f"does not compile: {_first_line(exc)}"
         _PROGRAMS[expression] = hit
@@ -69,12 +122,18 @@ def to_json(value: Any) -> Any:
 
 
 def evaluate(expression: str, scope: Mapping[str, Any]) -> tuple[Any, Optional[str]]:
-    """(JSON value, None) or (None, error message). `scope` holds CEL values (see `to_cel`)."""
-    program, error = compile_expression(expression)
+    """(JSON value, None) or (None, error message). `scope` maps names to CEL values (see `to_cel`);
+    only the names the expression reads are looked up."""
+    compiled, error = compile_expression(expression)
     if error:
         return None, error
+    activation = {}
+    for name in compiled.names:
+        value = scope.get(name, _MISSING)
+        if value is not _MISSING:
+            activation[name] = value
     try:
-        return to_json(program.evaluate(scope)), None
+        return to_json(compiled.program.evaluate(activation)), None
     except Exception as exc:  # CELEvalError and the Python errors it sometimes leaks
         return None, _first_line(exc)
 

@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from dygraph.ir.duration import parse_duration
 from dygraph.ir.model import Annotation, Edge, Machine, Node, TypeRef
 
 ASYNC_NAMES = ("async", "spawn", "fork")
@@ -21,6 +22,7 @@ MERGE_NAMES = ("join", "merge")
 MAP_NAMES = ("map", "foreach", "each")
 CONFIG_NODE_NAMES = ("config", "llmconfig", "modelconfig")
 NON_CONTROL_TYPES = ("context", "style", "note")
+_PRIORITY_WORDS = {"high": 1.0, "medium": 2.0, "normal": 2.0, "low": 3.0}
 
 
 @dataclass(slots=True)
@@ -72,17 +74,12 @@ class NodeInfo:
         return self.kind == "state"
 
 
-def parse_duration(value: Any) -> Optional[float]:
-    """`"30s"`, `"500ms"`, `"2m"`, `"1h"`; a bare number is milliseconds (`@timeout(5000)`, as the
-    reference's examples write it)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) / 1000
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(value))
-    if not m:
-        return None
-    return float(m.group(1)) * {"ms": 0.001, None: 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+def _timeout(a: Optional[Annotation]) -> Optional[float]:
+    """Seconds of `@timeout("30s")` / `@timeout(5000)` (milliseconds) / `@timeout(after: "2m")`;
+    `@timeout(seconds: 30)` counts a bare number in seconds."""
+    if a is not None and a.params and "seconds" in a.params and "after" not in a.params:
+        return parse_duration(a.params["seconds"], number_unit=1.0)
+    return parse_duration(_annotation_arg(a, "after", "seconds"))
 
 
 def _annotation_arg(a: Optional[Annotation], *keys: str) -> Any:
@@ -103,12 +100,18 @@ def _int_or_none(value: Any) -> Optional[int]:
 
 
 def _priority(value: Any) -> float:
-    """Lower first: `@priority(1)` before `@priority(2)`; high/medium/low = 1/2/3; none last."""
-    if value is None:
+    """Lower first: `@priority(1)` (or `"1"`) before `@priority(2)`; high/medium/low = 1/2/3; none last."""
+    if value is None or isinstance(value, bool):
         return float("inf")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, (int, float)):
         return float(value)
-    return {"high": 1.0, "medium": 2.0, "normal": 2.0, "low": 3.0}.get(str(value).lower(), float("inf"))
+    text = str(value).strip().lower()
+    if text in _PRIORITY_WORDS:
+        return _PRIORITY_WORDS[text]
+    try:
+        return float(text)
+    except ValueError:
+        return float("inf")
 
 
 def _flags(edge: Edge) -> dict[str, Annotation | bool]:
@@ -213,6 +216,9 @@ class Program:
         self._entry: dict[str, str] = {}
         self.starts = self._start_nodes()
         self.barrier_reach = self._barrier_reach()
+        self._names: Optional[dict[str, Any]] = None
+        self._node_values: dict[str, Any] = {}
+        self._bare: dict[str, Any] = {}
 
     # ---- naming ----
 
@@ -223,13 +229,83 @@ class Program:
     def tool_suffix(self, path: str) -> str:
         return tool_safe(self.display(path).replace(".", "_"))
 
-    def context_var(self, path: str) -> str:
-        return self.machine.node(path).name
+    # ---- names in conditions and templates
+
+    def names(self) -> dict[str, Any]:
+        """The static part of every CEL scope, built on first use: each node's simple name (and each root's
+        path, so nested nodes are reachable as `Outer.Inner.attr`) bound to its attributes as a CEL map,
+        its children under their names; then `machine`. A simple name several nodes share denotes the
+        top-level one, else the first declared."""
+        if self._names is None:
+            from dygraph.runtime.expressions import to_cel
+
+            names: dict[str, Any] = {}
+            for n in self.machine.nodes:
+                if names.get(n.name) is None or n.parent is None:
+                    names[n.name] = n.path
+            self._simple = dict(names)
+            for name, path in names.items():
+                names[name] = self.node_value(path)
+            names["machine"] = to_cel(self.machine_attributes)
+            self._names = names
+        return self._names
+
+    def node_value(self, path: str) -> Any:
+        """A node as a CEL map: its attributes, and its children by name (a child wins over an attribute)."""
+        hit = self._node_values.get(path)
+        if hit is None:
+            from celpy import celtypes
+
+            hit = celtypes.MapType(self.bare_attributes(path))
+            for child in self.machine.children(path):
+                hit[celtypes.StringType(child.name)] = self.node_value(child.path)
+            self._node_values[path] = hit
+        return hit
+
+    def bare_attributes(self, path: str) -> Any:
+        """A node's own attributes as a CEL map (its conditions may also name them bare, as `check` allows)."""
+        hit = self._bare.get(path)
+        if hit is None:
+            from dygraph.runtime.expressions import to_cel
+
+            hit = self._bare[path] = to_cel({a.name: a.value for a in self.machine.node(path).attributes})
+        return hit
+
+    def overlay(self, context: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(names, node values by path) that change when context nodes hold runtime values: each context,
+        and every ancestor on the way to its root, rebuilt; everything else stays shared."""
+        from celpy import celtypes
+
+        from dygraph.runtime.expressions import to_cel
+
+        names = self.names()
+        by_path: dict[str, Any] = {}
+        for ctx in self.contexts:
+            values = context.get(ctx)
+            if values is None:
+                continue
+            value = celtypes.MapType(by_path[ctx] if ctx in by_path else self.node_value(ctx))
+            value.update(to_cel(values))
+            by_path[ctx] = value
+            node = self.machine.node(ctx)
+            while node.parent is not None:
+                parent = node.parent
+                outer = celtypes.MapType(by_path[parent] if parent in by_path else self.node_value(parent))
+                outer[celtypes.StringType(node.name)] = by_path[node.path]
+                by_path[parent] = outer
+                node = self.machine.node(parent)
+        changed = {}
+        for path, value in by_path.items():
+            name = self.machine.node(path).name
+            if self._simple.get(name) == path and name in names:
+                changed[name] = value
+        return changed, by_path
 
     # ---- edges ----
 
     def is_control(self, e: Edge) -> bool:
-        if e.inferred or e.relation in ("reads", "writes"):
+        # inferred and attribute-port edges (`a.attr -> b`) carry data, never control (decision 27)
+        if e.inferred or e.relation in ("reads", "writes") or e.source_attribute or e.target_attribute:
             return False
         src, dst = self.machine.get(e.source), self.machine.get(e.target)
         if src is None or dst is None:
@@ -259,8 +335,7 @@ class Program:
             retry_flag, timeout_flag = flags.get("retry"), flags.get("timeout")
             retry = _int_or_none(_annotation_arg(retry_flag if isinstance(retry_flag, Annotation) else None,
                                                  "max", "attempts", "n"))
-            timeout = parse_duration(_annotation_arg(
-                timeout_flag if isinstance(timeout_flag, Annotation) else None, "after", "seconds"))
+            timeout = _timeout(timeout_flag if isinstance(timeout_flag, Annotation) else None)
             priority = flags.get("priority")
             condition = e.condition_expression
             description = str(attrs.get("text") or attrs.get("desc") or attrs.get("description") or "")
@@ -302,7 +377,7 @@ class Program:
                          or f"Choose how to continue from {self.display(n.path)}."),
             exits=exits, catches=catches, reads=reads, writes=writes,
             retry=_int_or_none(_annotation_arg(n.annotation("retry"), "max", "attempts", "n")),
-            timeout=parse_duration(_annotation_arg(n.annotation("timeout"), "after", "seconds")),
+            timeout=_timeout(n.annotation("timeout")),
             model=None if model is None else str(model),
             attributes={a.name: a.value for a in n.attributes},
             checkpoint=n.has_annotation("checkpoint"),
