@@ -6,12 +6,10 @@ runs in memory only.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import os
 import signal
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -232,6 +230,8 @@ def run(file: str, agent_spec: Optional[str], model: Optional[str], base_url: Op
         writer.on_event(event)
         progress.on_event(event)
 
+    import asyncio  # here, not at import: `dygraph run --help` should not pay for it
+
     started = time.perf_counter()
     try:
         with progress:
@@ -281,6 +281,9 @@ def _compile(file: str):
 
 async def _execute(machine, *, agent, limits, tools, model, context, on_event, ephemeral, run_id, force, source,
                    file, record_dir, replay_dir, agent_spec):
+    import asyncio
+    import sqlite3
+
     if ephemeral:
         from dygraph.runtime import Runtime
 
@@ -325,12 +328,14 @@ async def _execute(machine, *, agent, limits, tools, model, context, on_event, e
 _interrupted: list[str] = []
 
 
-def _interrupt(task: "asyncio.Task", run_id: str) -> None:
+def _interrupt(task, run_id: str) -> None:
     _interrupted.append(run_id)
     task.cancel()
 
 
 def _detach(file: str, source: str, machine, run_id: Optional[str], force: bool, spec: str) -> None:
+    import sqlite3
+
     from dygraph.store import StoreError, open_store
     from dygraph.store.durable import detach, machine_label
 
