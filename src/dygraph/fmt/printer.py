@@ -344,6 +344,9 @@ class Printer:
             else:
                 self.node(c)
 
+    def p_bare_attribute(self, n: Tree) -> None:
+        self._tok(n.children[0])
+
     def _has_multiline_value(self, n: Tree) -> bool:
         return any(isinstance(v, Tree) and v.data in ("array", "object") and self._prints_multiline(v)
                    for v in n.iter_subtrees())
