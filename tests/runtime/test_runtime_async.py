@@ -142,10 +142,15 @@ async def test_map_forks_one_path_per_item_with_item_and_index():
     assert offered["p0.0"] == ["transition_to_normal"]
 
 
-async def test_map_over_a_non_array_is_a_diagnostic():
+async def test_map_over_a_non_array_fails_the_path():
     r = await run_source('context Job { n: 3 } start -> s; Job -> s; s -@map(Job.n)-> h;')
-    assert any("not an array" in d["message"] for d in of_type(r, "diagnostic"))
-    assert [p.id for p in r.paths] == ["p0"]
+    assert r.status == "failed" and [p.id for p in r.paths] == ["p0"]
+    assert "@map source Job.n is not an array (it holds 3)" in r.error
+
+
+async def test_map_over_a_non_array_takes_the_catch_edge():
+    r = await run_source('context Job { n: 3 } start -> s; Job -> s; s -@map(Job.n)-> h; s -catch-> oops;')
+    assert r.status == "completed" and r.path("p0").history == ["start", "s", "oops"]
 
 
 async def test_barrier_waits_for_every_path_then_all_continue():

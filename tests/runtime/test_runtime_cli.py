@@ -136,8 +136,8 @@ async def nap() -> str:
 '''
 
 
-@pytest.mark.parametrize("mode", ["--ephemeral", "durable"])
-def test_ctrl_c_stops_tools_cleanly(files, mode):
+@pytest.mark.parametrize("mode, stop", [("--ephemeral", "SIGINT"), ("durable", "SIGINT"), ("durable", "SIGTERM")])
+def test_ctrl_c_and_sigterm_stop_tools_cleanly(files, mode, stop):
     import os
     import signal
     import subprocess
@@ -158,7 +158,7 @@ def test_ctrl_c_stops_tools_cleanly(files, mode):
     deadline = time.time() + 30
     while time.time() < deadline and not marker.exists():
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, stop))
     out, err = proc.communicate(timeout=30)
     assert "nap cleaned up" in out
     if mode == "durable":

@@ -45,7 +45,7 @@ class ScriptAgent:
             raise AgentError(f"the script has no entry for node {request.node}")
         if request.visit > len(turns):
             raise AgentError(f"the script has {len(turns)} turn(s) for {request.node}; turn {request.visit} "
-                             f"was requested")
+                             f"was requested" + _refused(request))
         turn = turns[request.visit - 1]
         content = None
         rounds = [turn]
@@ -63,3 +63,22 @@ class ScriptAgent:
 
     async def aclose(self) -> None:
         return None
+
+
+def _refused(request: AgentRequest) -> str:
+    """Why the scripted turns ran out, when a call the script made was refused (e.g. a misspelt tool)."""
+    names = {}
+    for m in request.messages:
+        for call in m.get("tool_calls") or ():
+            names[call.get("id")] = (call.get("function") or {}).get("name")
+    for m in reversed(request.messages):
+        if m.get("role") != "tool":
+            continue
+        try:
+            error = json.loads(m.get("content") or "").get("error")
+        except (ValueError, AttributeError):
+            continue
+        if error:
+            name = names.get(m.get("tool_call_id"), "a tool")
+            return f" (an earlier scripted call to {name!r} was refused: {error})"
+    return ""

@@ -9,15 +9,18 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 import click
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Ctrl-C, and the stop request of systemd, docker stop and CI cancellation: both stop a run cleanly.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def parse_assignments(values: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -160,7 +163,7 @@ def print_summary(result: Any, run_id: Optional[str], elapsed: float) -> None:
 @click.option("--base-url", help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL).")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Step limit for the run (default 1000).")
 @click.option("--max-visits", type=click.IntRange(min=1), help="Visits of one node by one path (default 100).")
-@click.option("--timeout", type=click.FloatRange(min=0), help="Seconds for the whole run.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds for the whole run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--events", "events_file", type=click.Path(dir_okay=False, writable=True),
               help="Write every event as a JSON line to this file.")
@@ -189,23 +192,30 @@ def run(file: str, agent_spec: Optional[str], model: Optional[str], base_url: Op
     if not os.path.isfile(file):
         click.echo(f"dygraph: {file}: no such file", err=True)
         sys.exit(EXIT_USAGE)
-    machine, source = _compile(file)
+    if run_id is not None and not RUN_ID.fullmatch(run_id):
+        _usage(f"--id {run_id!r}: use letters, digits, '.', '_' and '-' (starting with a letter or digit, "
+               f"at most 100 characters)")
+    if detach and ephemeral:
+        _usage("a detached run must be durable; drop --ephemeral")
+    machine, source = _compile(file, as_json=as_json)
     context = parse_assignments(assignments)
     tools = [t for path in tool_files for t in load_tools(path)]
     limits = {"max_steps": max_steps, "max_visits": max_visits, "timeout": timeout}
     limits = {k: v for k, v in limits.items() if v is not None}
 
-    from dygraph.agents import create_agent, default_agent_spec
+    from dygraph.agents import AgentError, create_agent, default_agent_spec
 
     spec = agent_spec or default_agent_spec()
-    if detach:
-        _detach(file, source, machine, run_id, force, spec)
-        return
+    if spec.startswith("script:"):  # stored with the run: `runs resume` may start in another directory
+        spec = "script:" + os.path.abspath(spec[len("script:"):])
     try:
         agent = create_agent(spec, model=model, base_url=base_url)
-    except (ValueError, ImportError, OSError) as exc:
-        click.echo(f"dygraph: --agent {spec}: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    except (AgentError, ValueError, ImportError, OSError) as exc:
+        _usage(f"--agent {spec}: {exc}")
+    options = {"agent": spec, "tools": [os.path.abspath(f) for f in tool_files]}
+    if detach:
+        _detach(file, source, machine, run_id, force, options)
+        return
     if spec == "offline" and not quiet and not as_json:
         click.echo("dygraph: decisions come from the offline policy (not an LLM): it takes the first eligible "
                    "exit.", err=True)
@@ -215,8 +225,7 @@ def run(file: str, agent_spec: Optional[str], model: Optional[str], base_url: Op
     try:
         Runtime(machine, context=context)  # validates --set targets before anything is stored
     except ValueError as exc:
-        click.echo(f"dygraph: --set: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        _usage(f"--set: {exc}")
 
     try:
         writer = EventWriter(events_file)
@@ -238,7 +247,7 @@ def run(file: str, agent_spec: Optional[str], model: Optional[str], base_url: Op
             result, final_id = asyncio.run(_execute(
                 machine, agent=agent, limits=limits, tools=tools, model=model, context=context, on_event=on_event,
                 ephemeral=ephemeral, run_id=run_id, force=force, source=source, file=file,
-                record_dir=record_dir, replay_dir=replay_dir, agent_spec=spec))
+                record_dir=record_dir, replay_dir=replay_dir, options=options))
     except (KeyboardInterrupt, asyncio.CancelledError):
         hint = f"; resume with `dygraph runs resume {_interrupted[-1]}`" if _interrupted else ""
         click.echo(f"dygraph: interrupted{hint}", err=True)
@@ -265,22 +274,41 @@ class _UsageError(Exception):
     pass
 
 
-def _compile(file: str):
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def _usage(message: str) -> NoReturn:
+    click.echo(f"dygraph: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _compile(file: str, *, as_json: bool = False):
+    """The machine in FILE, refused (exit 1) when `dygraph check` finds errors in it or it has no nodes."""
+    from dygraph import _analyze
     from dygraph.diagnostics import sort_key
     from dygraph.syntax import compile_file
 
     machine, diagnostics = compile_file(file)
-    errors = [d for d in diagnostics if d.is_error]
+    if machine is not None and not any(d.is_error for d in diagnostics):
+        diagnostics = diagnostics + _analyze(machine)
+    errors = sorted((d for d in diagnostics if d.is_error), key=sort_key)
     if machine is None or errors:
         from dygraph.cli import report
 
-        report.emit("text", [(file, sorted(errors or diagnostics, key=sort_key))], quiet=True, stream=sys.stderr)
+        report.emit("text", [(file, errors or sorted(diagnostics, key=sort_key))], quiet=True, stream=sys.stderr)
+        if as_json:
+            click.echo(json.dumps({"status": "invalid", "diagnostics": [d.to_dict() for d in errors]}, indent=2))
+        sys.exit(EXIT_FAILED)
+    if not machine.nodes:
+        if as_json:
+            click.echo(json.dumps({"status": "invalid", "diagnostics": [], "error": "the machine has no nodes"}))
+        click.echo(f"dygraph: {file}: the machine has no nodes; nothing to run", err=True)
         sys.exit(EXIT_FAILED)
     return machine, Path(file).read_text(encoding="utf-8")
 
 
 async def _execute(machine, *, agent, limits, tools, model, context, on_event, ephemeral, run_id, force, source,
-                   file, record_dir, replay_dir, agent_spec):
+                   file, record_dir, replay_dir, options):
     import asyncio
     import sqlite3
 
@@ -291,7 +319,8 @@ async def _execute(machine, *, agent, limits, tools, model, context, on_event, e
                           on_event=on_event, keep_events=False)
         loop = asyncio.get_running_loop()
         try:
-            loop.add_signal_handler(signal.SIGINT, runtime.cancel)
+            for signum in STOP_SIGNALS:
+                loop.add_signal_handler(signum, runtime.cancel)
         except (NotImplementedError, RuntimeError):  # not on the main thread / platform without signals
             pass
         try:
@@ -306,7 +335,8 @@ async def _execute(machine, *, agent, limits, tools, model, context, on_event, e
     # Ctrl-C interrupts the run where it stands: tools are cancelled, the last checkpoint stays resumable.
     task = asyncio.current_task()
     try:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, lambda: _interrupt(task, run_id))
+        for signum in STOP_SIGNALS:
+            asyncio.get_running_loop().add_signal_handler(signum, _interrupt, task, run_id)
     except (NotImplementedError, RuntimeError):
         pass
     try:
@@ -316,7 +346,7 @@ async def _execute(machine, *, agent, limits, tools, model, context, on_event, e
     try:
         outcome = await run_durably(machine, store=store, agent=agent, limits=limits, tools=tools, model=model,
                                     context=context, run_id=run_id, force=force, source=source, file=file,
-                                    options={"agent": agent_spec}, record_dir=record_dir, replay_dir=replay_dir,
+                                    options=options, record_dir=record_dir, replay_dir=replay_dir,
                                     on_event=on_event)
     except StoreError as exc:
         raise _UsageError(str(exc)) from None
@@ -333,7 +363,7 @@ def _interrupt(task, run_id: str) -> None:
     task.cancel()
 
 
-def _detach(file: str, source: str, machine, run_id: Optional[str], force: bool, spec: str) -> None:
+def _detach(file: str, source: str, machine, run_id: Optional[str], force: bool, options: dict) -> None:
     import sqlite3
 
     from dygraph.store import StoreError, open_store
@@ -359,7 +389,7 @@ def _detach(file: str, source: str, machine, run_id: Optional[str], force: bool,
         sys.exit(EXIT_USAGE)
     try:
         new_id = detach(store, cleaned, machine_name=machine_label(machine, file), source=source, file=file,
-                        run_id=run_id, force=force, options={"agent": spec})
+                        run_id=run_id, force=force, options=options)
     except StoreError as exc:
         click.echo(f"dygraph: {exc}", err=True)
         sys.exit(EXIT_USAGE)

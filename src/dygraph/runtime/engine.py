@@ -198,7 +198,28 @@ class Runtime:
                 known = ", ".join(self.program.display(p) for p in self.program.contexts) or "none"
                 raise ValueError(f"no context node {ref!r} (context nodes: {known})"
                                  if not hits else f"context reference {ref!r} is ambiguous")
-            out.setdefault(hits[0], {}).update(values)
+            out.setdefault(hits[0], {}).update(self._checked_override(hits[0], values))
+        return out
+
+    def _checked_override(self, ctx: str, values: Mapping[str, Any]) -> dict:
+        """Values for a context's declared attributes, of their declared types (a number or boolean given
+        for a string attribute is taken as its text, as `--set Ctx.code=42` means it)."""
+        node = self.machine.node(ctx)
+        declared = {a.name: a for a in node.attributes}
+        out = {}
+        for name, value in values.items():
+            attr = declared.get(name)
+            if attr is None:
+                if declared:
+                    raise ValueError(f"{node.name} has no attribute {name!r} (attributes: {', '.join(declared)})")
+            elif attr.type is not None:
+                schema = json_schema_for(attr.type)
+                if schema.get("type") == "string" and isinstance(value, (int, float, bool)):
+                    value = json.dumps(value)
+                problem = check_arguments({"properties": {name: schema}}, {name: value})
+                if problem is not None:
+                    raise ValueError(problem.replace(f"argument {name!r}", f"{node.name}.{name}", 1))
+            out[name] = value
         return out
 
     def initial_state(self) -> RunState:
@@ -379,8 +400,9 @@ class Runtime:
             return
 
         arrival = path.stay == 0
-        if arrival:
-            self._forks(step, events)
+        if arrival and not self._forks(step, events):
+            self._end_step(step, events)
+            return
         if info.prompt is None:
             move = self._automatic(step, events, spawn=arrival)
             for ex in info.spawns if arrival else ():
@@ -460,30 +482,32 @@ class Runtime:
 
     # ---- automatic behaviour
 
-    def _forks(self, step: _Step, events: list[dict]) -> None:
+    def _forks(self, step: _Step, events: list[dict]) -> bool:
+        """Fork `@parallel` / `@map` paths; False when a `@map` source is not an array (the step failed)."""
         for ex in step.info.forks:
             if not self._holds(ex, step, events):
                 continue
             if ex.map_source is None:
                 self._spawn(step, ex, events, reason="parallel")
                 continue
-            items = self._map_items(step, ex, events)
+            items, problem = self._map_items(ex, step)
+            if problem is not None:
+                self._fail(step, problem, events)
+                return False
             for i, item in enumerate(items):
                 self._spawn(step, ex, events, reason="map", item=item, index=i)
+        return True
 
-    def _map_items(self, step: _Step, ex: Exit, events: list[dict]) -> list:
+    def _map_items(self, ex: Exit, step: _Step) -> tuple[list, Optional[str]]:
         source = ex.map_source
         if not source:
-            self._emit(events, "diagnostic", path=step.path.id, node=step.info.path,
-                       message=f"@map on the edge to {self.program.display(ex.target)} has no source")
-            return []
+            return [], f"@map on the edge to {self.program.display(ex.target)} has no source"
         value, error = evaluate(source, self._scope(step, source))
-        if error or not isinstance(value, list):
-            message = error or f"is not an array (got {json.dumps(value)})"
-            self._emit(events, "diagnostic", path=step.path.id, node=step.info.path,
-                       message=f"@map({source}): {message}")
-            return []
-        return value
+        if error:
+            return [], f"@map source {source} cannot be evaluated: {error}"
+        if not isinstance(value, list):
+            return [], f"@map source {source} is not an array (it holds {json.dumps(value)})"
+        return value, None
 
     def _automatic(self, step: _Step, events: list[dict], *, spawn: bool = True) -> Optional[Exit]:
         """`@auto` exits whose condition holds: `@async` ones spawn, the first other one is the move."""
