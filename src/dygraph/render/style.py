@@ -128,8 +128,27 @@ def to_dot_attrs(style: dict[str, Any]) -> dict[str, str]:
             v = normalize_direction(v) or v
         elif k == "penwidth":
             v = re.sub(r"px$", "", v.strip())
+        elif k in COLOR_KEYS and not _weights_are_numbers(v):
+            continue  # Graphviz refuses the whole diagram (or crashes) on a malformed `color;weight`
         out[k] = v
     return out
+
+
+COLOR_KEYS = frozenset({"color", "fillcolor", "fontcolor", "bgcolor", "pencolor", "labelfontcolor"})
+
+
+def _weights_are_numbers(value: str) -> bool:
+    """In a color list `red;0.3:blue`, every `;weight` must be a number from 0 to 1."""
+    for part in value.split(":"):
+        _, sep, weight = part.partition(";")
+        if not sep or not weight.strip():
+            continue
+        try:
+            if not 0 <= float(weight) <= 1:
+                return False
+        except ValueError:
+            return False
+    return True
 
 
 def merge(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
