@@ -72,3 +72,15 @@ def test_fmt_and_check_agree_on_a_directory_without_dygram_files(tmp_path):
     for command in (["check"], ["fmt"], ["fmt", "--check"]):
         result = run_cli(*command, tmp_path)
         assert result.exit_code == 2 and "no DyGram files found" in result.stderr, command
+
+
+@pytest.mark.parametrize("command", [["compile"], ["render", "-f", "svg"], ["render", "-f", "dot"]])
+def test_output_over_a_source_file_is_refused_and_the_source_kept(tmp_path, command):
+    (tmp_path / "lib.dygram").write_text("state review;\n")
+    main = tmp_path / "main.dygram"
+    main.write_text('import { review } from "./lib.dygram";\ninit start;\nstart -> review;\n')
+    for target in (main, tmp_path / "lib.dygram"):
+        before = target.read_bytes()
+        result = run_cli(*command, main, "-o", target)
+        assert result.exit_code == 2 and "refusing to overwrite" in result.stderr
+        assert target.read_bytes() == before

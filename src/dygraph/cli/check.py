@@ -98,6 +98,11 @@ def compile_(file: str, fmt: str, output: Optional[str]) -> None:
 
         text = to_dot(machine)
     if output:
+        from dygraph.cli.paths import overwrites_source
+
+        if overwrites_source(output, machine.source_files or [file]):
+            click.echo(f"dygraph: -o {output} is a source file of the machine; refusing to overwrite it", err=True)
+            sys.exit(EXIT_USAGE)
         try:
             with open(output, "w", encoding="utf-8") as fh:
                 fh.write(text + "\n")

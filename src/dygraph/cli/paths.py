@@ -18,3 +18,16 @@ def expand(paths: tuple[str, ...]) -> list[str]:
         else:
             out.append(path)
     return out
+
+
+def overwrites_source(output, sources) -> bool:
+    """True when `output` is one of the machine's source files (the file itself or an import)."""
+    if output is None or not os.path.exists(output):
+        return False
+    for source in sources:
+        try:
+            if os.path.samefile(output, source):
+                return True
+        except OSError:
+            continue
+    return False

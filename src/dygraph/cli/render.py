@@ -41,6 +41,11 @@ def render(file: Path, output: Optional[Path], fmt: Optional[str], direction: Op
 
         report.emit("text", [(str(file), exc.diagnostics)], quiet=True, stream=sys.stderr)
         sys.exit(EXIT_ERRORS)
+    from dygraph.cli.paths import overwrites_source
+
+    if overwrites_source(output, machine.source_files or [file]):
+        click.echo(f"dygraph: -o {output} is a source file of the machine; refusing to overwrite it", err=True)
+        sys.exit(EXIT_USAGE)
     try:
         data = render_machine(machine, fmt, direction=direction.upper() if direction else None)
     except GraphvizNotFound as exc:
