@@ -106,9 +106,9 @@ class OpenAIAgent:
         message = _error_message(exc)
         if with_tools and status in (400, 404, 422) and _says_tools_unsupported(message):
             return AgentError(
-                f"model {model!r} at {self._server} does not support tool calling, which dygraph "
-                f"needs for decisions ({message}). Choose a tools-capable model with --model or "
-                f"DYGRAPH_MODEL, e.g. gpt-4o-mini on OpenAI or llama3.1 / qwen2.5 on Ollama."
+                f"model {model!r} at {self._server} does not support tool calling ({message}); "
+                f"decisions need it: choose a tools-capable model with --model or DYGRAPH_MODEL "
+                f"(e.g. gpt-4o-mini, or llama3.1 / qwen2.5 on Ollama)"
             )
         if status == 401:
             return AgentError(f"{self._server} rejected the API key (HTTP 401: {message}); check OPENAI_API_KEY")
