@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import os
+import shutil
 import sys
+import tempfile
 
 import click
 
@@ -24,6 +26,20 @@ def _read(path: str, name: str):
     except OSError as exc:
         return None, [Diagnostic.make("DG110", f"cannot read file: {exc.strerror or exc}", file=name)]
     return decode_source(data, name, universal_newlines=False)
+
+
+def _replace(path: str, text: str) -> None:
+    """Write through a temporary file beside the target, so an interrupted write never truncates it."""
+    target = os.path.realpath(path)
+    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".", suffix=".fmt")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        shutil.copymode(target, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 @click.command()
@@ -75,8 +91,13 @@ def fmt(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
         if check:
             click.echo(f"would reformat {name}", err=True)
         elif not show_diff:
-            with open(path, "w", encoding="utf-8", newline="") as fh:
-                fh.write(formatted)
+            try:
+                _replace(path, formatted)
+            except OSError as exc:
+                click.echo(f"dygraph: cannot write {name}: {exc.strerror or exc}", err=True)
+                changed -= 1
+                failed += 1
+                continue
             click.echo(f"reformatted {name}", err=True)
     if check or show_diff:
         summary = f"{changed} file{'s' * (changed != 1)} would be reformatted"
