@@ -84,3 +84,17 @@ def test_output_over_a_source_file_is_refused_and_the_source_kept(tmp_path, comm
         result = run_cli(*command, main, "-o", target)
         assert result.exit_code == 2 and "refusing to overwrite" in result.stderr
         assert target.read_bytes() == before
+
+
+@pytest.mark.parametrize("column_of_error", ["end", "start", "middle"])
+def test_excerpt_of_a_very_long_line_is_a_window_with_the_caret_on_the_error(tmp_path, column_of_error):
+    states = " ".join(f"state n{i};" for i in range(3000))
+    text = {"end": f"init s; {states} s -> ;", "start": f"s -> ; {states}",
+            "middle": f"{states[:20000]} s -> ; {states[20000:]}"}[column_of_error]
+    src = tmp_path / "long.dygram"
+    src.write_text(text + "\n")
+    result = run_cli("check", src)
+    message, excerpt, caret = result.stdout.splitlines()[:3]
+    column = int(message.split(":")[2])
+    assert text[column - 1] == ";" and len(excerpt) < 140
+    assert excerpt[caret.index("^")] == ";"

@@ -54,6 +54,7 @@ def text(results: Results, *, quiet: bool, stream: IO[str]) -> None:
         stream.write(summary + "\n")
 
 
+EXCERPT_WIDTH = 120
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold blue"}
 
 
@@ -86,7 +87,14 @@ def _excerpt(d: Diagnostic) -> tuple[str, str, int, int] | None:
     if d.end_line == d.line and d.end_column and d.end_column > d.column:
         width = d.end_column - d.column
     width = max(1, min(width, len(src) - d.column + 2))
-    return gutter, src, len(gutter) + d.column - 1, width
+    column = d.column
+    if len(src) > EXCERPT_WIDTH:  # a long (e.g. generated) line: the part around the column
+        start = max(0, min(d.column - 1 - EXCERPT_WIDTH // 3, len(src) - EXCERPT_WIDTH))
+        end = start + EXCERPT_WIDTH
+        column = d.column - start + (1 if start else 0)
+        width = max(1, min(width, end - d.column + 1))
+        src = ("…" if start else "") + src[start:end] + ("…" if end < len(src) else "")
+    return gutter, src, len(gutter) + column - 1, width
 
 
 def _plain_lines(d: Diagnostic) -> list[str]:
