@@ -143,3 +143,28 @@ def test_base_url_from_flag_or_environment_and_model_from_dygraph_model(openai_s
     assert history(json.loads(done.stdout)) == {"p0": ["start", "ask", "right"]}
     assert openai_server.chat_requests[0]["model"] == "env-model"
     assert tool_names(openai_server.chat_requests[0]) == ["transition_to_left", "transition_to_right"]
+
+
+def test_recorded_exchanges_replay_without_the_server(openai_server, tmp_path):
+    openai_server.reply_tool_calls(tool_call("write_Order", {"status": "rejected"}))
+    openai_server.reply_tool_calls(tool_call("transition_to_reject", {"reason": "no stock"}))
+    recording = tmp_path / "recording"
+    home = {"DYGRAPH_HOME": str(tmp_path / "home")}  # a durable run, kept out of the user's store
+
+    def run(*args: str, server: str) -> dict:
+        done = subprocess.run(
+            [sys.executable, "-m", "dygraph", "run", str(EXAMPLES / "agent-decisions.dygram"), "--json",
+             "--agent", "openai", "--model", "test-model", *args],
+            env={**os.environ, **home, "OPENAI_BASE_URL": server}, capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    recorded = run("--record", str(recording), server=openai_server.base_url)
+    openai_server.stop()
+    replayed = run("--replay", str(recording), server="http://127.0.0.1:9/v1")  # nothing listens there
+
+    assert len(list(recording.iterdir())) == 2  # one file per exchange (tool round)
+    for result in (recorded, replayed):
+        assert history(result) == {"p0": ["start", "review", "reject", "done"]}
+        assert result["context"]["Order"]["status"] == "rejected"
