@@ -15,11 +15,12 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RUNTIME_EXAMPLES = sorted((EXAMPLES / "runtime").glob("*.dygram"))
 # The offline policy never writes context, so the counter loop ends at its step limit, by design.
 ENDS_AT_LIMIT = {"loop-limits.dygram"}
+RUNS_CODE = {"code.dygram"}  # runs with --allow-code
 
 
 @pytest.mark.parametrize("path", RUNTIME_EXAMPLES + [EXAMPLES / "quickstart.dygram"], ids=lambda p: p.name)
 async def test_example_runs_offline(path):
-    result = await Runtime(dygraph.load(str(path))).run()
+    result = await Runtime(dygraph.load(str(path)), limits={"allow_code": path.name in RUNS_CODE}).run()
     if path.name in ENDS_AT_LIMIT:
         assert result.status == "failed" and "step limit reached" in result.error
     else:

@@ -178,12 +178,14 @@ def print_summary(result: Any, run_id: Optional[str], elapsed: float) -> None:
 @click.option("--record", "record_dir", type=click.Path(file_okay=False), help="Record every LLM exchange here.")
 @click.option("--replay", "replay_dir", type=click.Path(file_okay=False, exists=True),
               help="Answer agent requests from a recording; fail on divergence.")
+@click.option("--allow-code", is_flag=True,
+              help="Run the Python code of @code nodes. It is not sandboxed: it runs with your privileges.")
 @click.option("-q", "--quiet", is_flag=True, help="No live progress and no summary (errors still go to stderr).")
 def run(file: str, agent_spec: Optional[str], model: Optional[str], base_url: Optional[str],
         max_steps: Optional[int], max_visits: Optional[int], timeout: Optional[float], as_json: bool,
         events_file: Optional[str], assignments: tuple[str, ...], tool_files: tuple[str, ...], ephemeral: bool,
         run_id: Optional[str], force: bool, detach: bool, record_dir: Optional[str], replay_dir: Optional[str],
-        quiet: bool) -> None:
+        allow_code: bool, quiet: bool) -> None:
     """Run the machine in FILE.
 
     Exit status: 0 the run completed; 1 it failed or was cancelled (or FILE has errors); 2 usage error;
@@ -200,7 +202,7 @@ def run(file: str, agent_spec: Optional[str], model: Optional[str], base_url: Op
     machine, source = _compile(file, as_json=as_json)
     context = parse_assignments(assignments)
     tools = [t for path in tool_files for t in load_tools(path)]
-    limits = {"max_steps": max_steps, "max_visits": max_visits, "timeout": timeout}
+    limits = {"max_steps": max_steps, "max_visits": max_visits, "timeout": timeout, "allow_code": allow_code or None}
     limits = {k: v for k, v in limits.items() if v is not None}
 
     from dygraph.agents import AgentError, create_agent, default_agent_spec

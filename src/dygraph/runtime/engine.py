@@ -28,6 +28,7 @@ from celpy import celtypes
 
 from dygraph.agents.base import Agent, AgentError, AgentRequest, ToolCall, ToolSpec
 from dygraph.ir.model import Machine
+from dygraph.runtime.code import CODE_TOOL, code_tool
 from dygraph.runtime.expressions import condition_holds, evaluate, render_template, to_cel
 from dygraph.runtime.graph import Exit, NodeInfo, Program, json_schema_for, tool_safe
 from dygraph.runtime.journal import Journal, MemoryJournal, ToolInvocation, ToolOutcome
@@ -167,6 +168,7 @@ class Runtime:
                        for exits in t.values() for ex in exits}
         self._offers: dict[tuple, _Offer] = {}
         self._overlay: Optional[tuple[dict, dict]] = None  # context values as CEL names; None: stale
+        self._code_tools: dict[str, Tool] = {}
         self._waiters: dict[str, anyio.Event] = {}
         self._driving: set[str] = set()
         self._running_tools: dict[str, int] = {}
@@ -400,7 +402,8 @@ class Runtime:
             return
 
         arrival = path.stay == 0
-        if arrival and not self._forks(step, events):
+        if arrival and (not self._forks(step, events)
+                        or info.code is not None and not await self._run_code(step, events)):
             self._end_step(step, events)
             return
         if info.prompt is None:
@@ -816,12 +819,8 @@ class Runtime:
                 _Handler("read", {}, context=ctx))
         for ctx in info.writes:
             node = self.machine.node(ctx)
-            props = {a.name: json_schema_for(a.type, a.value) for a in node.attributes}
-            schema: dict = {"type": "object", "properties": props}
-            if props:
-                schema["additionalProperties"] = False
-            add(f"write_{tool_safe(node.name)}", f"Set attributes of the {node.name} context", schema,
-                _Handler("write", {}, context=ctx))
+            add(f"write_{tool_safe(node.name)}", f"Set attributes of the {node.name} context",
+                self._write_schema(ctx), _Handler("write", {}, context=ctx))
         allowed = info.attributes.get("tools")
         for t in self.tools.values():
             if isinstance(allowed, list) and t.name not in allowed:
@@ -829,6 +828,13 @@ class Runtime:
             add(t.name, t.description, t.parameters, _Handler("user", {}, tool=t))
         self._offers[key] = offer
         return offer
+
+    def _write_schema(self, ctx: str) -> dict:
+        props = {a.name: json_schema_for(a.type, a.value) for a in self.machine.node(ctx).attributes}
+        schema: dict = {"type": "object", "properties": props}
+        if props:
+            schema["additionalProperties"] = False
+        return schema
 
     def _system_prompt(self, step: _Step, objective: str, offer: _Offer) -> str:
         info, path = step.info, step.path
@@ -859,6 +865,51 @@ class Runtime:
         if path.inbox or not step.visit_base or not self._running_tools.get(path.id):
             return
         await self._wait_for(path.id, lambda: bool(path.inbox) or not self._running_tools.get(path.id))
+
+    # ------------------------------------------------------------------ @code nodes
+
+    async def _run_code(self, step: _Step, events: list[dict]) -> bool:
+        """Run a `@code` node's `run(ctx)` as a journalled tool call; its result is the node's output and
+        its keys naming contexts the node writes are written. False when the step failed."""
+        info, path = step.info, step.path
+        name = self.program.display(info.path)
+        if not self.state.limits.allow_code:
+            self._fail(step, f"{name} is a @code node: its Python code runs with your privileges, so it runs "
+                             f"only when allowed (`dygraph run --allow-code`)", events)
+            return False
+        tool = self._code_tools.get(info.path)
+        if tool is None:
+            tool = self._code_tools[info.path] = code_tool(name, info.code)
+        ctx = {"node": name, "attributes": _jsonable(info.attributes),
+               "context": {self.machine.node(c).name: dict(self.state.context.get(c, {})) for c in info.reads},
+               "item": path.item, "index": path.index}
+        retries, timeout = self._policy(step)
+        self._emit(events, "code_started", path=path.id, node=info.path)
+        try:
+            with anyio.fail_after(timeout) if timeout else nullcontext():
+                result = await self._run_tool(path.id, info.path, _Handler("user", {}, tool=tool), CODE_TOOL,
+                                              {"ctx": ctx}, f"{path.id}:{step.step_no}:code", events,
+                                              retries=retries)
+        except ToolFailure as exc:
+            self._fail(step, str(exc).replace(f"tool {CODE_TOOL} failed: ", "@code failed: ", 1), events)
+            return False
+        except TimeoutError:
+            self._fail(step, f"@code timed out after {timeout:g}s", events)
+            return False
+        self._emit(events, "code_finished", path=path.id, node=info.path, result=result)
+        step.output = result if isinstance(result, str) else json.dumps(result, default=str)
+        if isinstance(result, dict):
+            for ctx_path in info.writes:
+                values = result.get(self.machine.node(ctx_path).name)
+                if values is None:
+                    continue
+                problem = (check_arguments(self._write_schema(ctx_path), values) if isinstance(values, dict)
+                           else "not an object of attribute values")
+                if problem is not None:
+                    self._fail(step, f"@code result for {self.machine.node(ctx_path).name}: {problem}", events)
+                    return False
+                self._write_context(path.id, info.path, ctx_path, values, events)
+        return True
 
     # ------------------------------------------------------------------ tools
 
@@ -945,10 +996,7 @@ class Runtime:
                 values = {k: v for k, v in values.items() if k in fields}
             return {"context": self.machine.node(handler.context).name, "values": dict(values)}
         if handler.kind == "write":
-            self.state.context.setdefault(handler.context, {}).update(args)
-            self._overlay = None
-            self._emit(events, "context_written", path=path_id, node=node,
-                       context=handler.context, values=dict(args))
+            self._write_context(path_id, node, handler.context, args, events)
             return {"written": sorted(args)}
         call = ToolInvocation(run_id=self.state.run_id, path_id=path_id, node=node, call_id=call_id, name=name,
                               arguments=args, background=background)
@@ -975,6 +1023,11 @@ class Runtime:
                 return {"error": outcome.error}
             raise ToolFailure(f"tool {name} failed: {outcome.error}")
         return outcome.value
+
+    def _write_context(self, path_id: str, node: str, ctx: str, values: dict, events: list[dict]) -> None:
+        self.state.context.setdefault(ctx, {}).update(values)
+        self._overlay = None
+        self._emit(events, "context_written", path=path_id, node=node, context=ctx, values=dict(values))
 
     def _background_tool(self, step: _Step, handler: _Handler, name: str, args: dict, call_id: str,
                          events: list[dict]) -> dict:

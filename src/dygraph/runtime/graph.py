@@ -64,6 +64,7 @@ class NodeInfo:
     model: Optional[str]
     attributes: dict[str, Any]
     checkpoint: bool = False  # @checkpoint: the commit after a step here must be durable at once
+    code: Optional[str] = None  # @code with inline Python source in its `code` attribute
     auto: list[Exit] = field(default_factory=list)
     forks: list[Exit] = field(default_factory=list)  # @parallel and @map
     spawns: list[Exit] = field(default_factory=list)  # @async (not @auto)
@@ -80,6 +81,17 @@ def _timeout(a: Optional[Annotation]) -> Optional[float]:
     if a is not None and a.params and "seconds" in a.params and "after" not in a.params:
         return parse_duration(a.params["seconds"], number_unit=1.0)
     return parse_duration(_annotation_arg(a, "after", "seconds"))
+
+
+def _inline_code(n: Node) -> Optional[str]:
+    """The Python source a `@code` node runs: its `code` attribute, unless absent or a `#reference` to an
+    external file (such nodes run as ordinary tasks, as the reference falls back to the agent)."""
+    if not n.has_annotation("code"):
+        return None
+    attr = n.attribute("code")
+    if attr is None or attr.kind == "external" or not isinstance(attr.value, str) or not attr.value.strip():
+        return None
+    return attr.value
 
 
 def _annotation_arg(a: Optional[Annotation], *keys: str) -> Any:
@@ -381,6 +393,7 @@ class Program:
             model=None if model is None else str(model),
             attributes={a.name: a.value for a in n.attributes},
             checkpoint=n.has_annotation("checkpoint"),
+            code=_inline_code(n),
         )
         for ex in exits:
             if ex.parallel or ex.map_source is not None:

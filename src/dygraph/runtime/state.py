@@ -27,6 +27,8 @@ class Limits(_State):
     max_tool_rounds: int = Field(20, description="Tool rounds in one agent turn")
     timeout: Optional[float] = Field(None, description="Seconds for the whole run")
     retry_backoff: float = Field(0.5, description="First retry delay in seconds; doubles per attempt")
+    allow_code: bool = Field(False, description="Run the Python code of @code nodes (it runs with the user's "
+                                                "privileges; `dygraph run --allow-code`)")
 
 
 class PathState(_State):
