@@ -107,3 +107,9 @@ def test_non_ascii_in_names_gets_a_hint():
     assert accented.code == "DG102" and "ASCII" in accented.hint and '"Café"' in accented.hint
     (invisible,) = dygraph.check("init start;\nend \u200bdone;\n")
     assert (invisible.line, invisible.column) == (2, 5) and "U+200B" in invisible.hint
+
+
+def test_load_of_a_path_with_a_nul_byte_is_dg110():
+    with pytest.raises(dygraph.DygraphError) as err:
+        dygraph.load("machine\x00.dygram")
+    assert [d.code for d in err.value.diagnostics] == ["DG110"] and "null byte" in err.value.diagnostics[0].message

@@ -28,8 +28,9 @@ def read_source(path: str) -> tuple[Optional[str], list[Diagnostic]]:
     try:
         with open(path, "rb") as fh:
             data = fh.read()
-    except OSError as exc:
-        return None, [Diagnostic.make("DG110", f"cannot read file: {exc.strerror or exc}", file=path)]
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        return None, [Diagnostic.make("DG110", f"cannot read file: {getattr(exc, 'strerror', None) or exc}",
+                                      file=path)]
     return decode_source(data, path)
 
 
