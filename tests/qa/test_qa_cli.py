@@ -98,3 +98,15 @@ def test_excerpt_of_a_very_long_line_is_a_window_with_the_caret_on_the_error(tmp
     column = int(message.split(":")[2])
     assert text[column - 1] == ";" and len(excerpt) < 140
     assert excerpt[caret.index("^")] == ";"
+
+
+@pytest.mark.parametrize("text, line, cells_before", [
+    ('init s "日本"; s -when: x > 1-> done;\n', 1, 8 + 4 + 14),  # CJK: two cells each
+    ("init s;\n\ts -when: x > 1-> done;\n", 2, 4 + 11),             # a tab: four columns
+])
+def test_caret_lines_up_under_wide_characters_and_tabs(tmp_path, text, line, cells_before):
+    src = tmp_path / "wide.dygram"
+    src.write_text(text)
+    message, excerpt, caret = run_cli("check", src).stdout.splitlines()[:3]
+    assert message.startswith(f"{src}:{line}:") and "DG101" in message
+    assert "\t" not in excerpt and caret.index("^") == len("    1 | ") + cells_before

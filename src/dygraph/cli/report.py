@@ -77,24 +77,30 @@ def _wants_colour(stream: IO[str]) -> bool:
 
 
 def _excerpt(d: Diagnostic) -> tuple[str, str, int, int] | None:
-    """(gutter, source line, caret indent, caret width) for the diagnostic's line, if it can be read."""
+    """(gutter, source line, caret indent, caret width) for the diagnostic's line, if it can be read.
+    Tabs are expanded and wide characters (CJK, emoji) counted as two cells, so the caret lines up."""
+    from rich.cells import cell_len
+
     lines = _source_lines(d.file)
     if not 0 < d.line <= len(lines):
         return None
-    src = lines[d.line - 1].expandtabs(4) if "\t" not in lines[d.line - 1] else lines[d.line - 1]
+    raw = lines[d.line - 1]
     gutter = f"{d.line:>5} | "
     width = 1
     if d.end_line == d.line and d.end_column and d.end_column > d.column:
         width = d.end_column - d.column
-    width = max(1, min(width, len(src) - d.column + 2))
-    column = d.column
-    if len(src) > EXCERPT_WIDTH:  # a long (e.g. generated) line: the part around the column
-        start = max(0, min(d.column - 1 - EXCERPT_WIDTH // 3, len(src) - EXCERPT_WIDTH))
+    width = max(1, min(width, len(raw) - d.column + 2))
+    start, end = 0, len(raw)
+    if len(raw) > EXCERPT_WIDTH:  # a long (e.g. generated) line: the part around the column
+        start = max(0, min(d.column - 1 - EXCERPT_WIDTH // 3, len(raw) - EXCERPT_WIDTH))
         end = start + EXCERPT_WIDTH
-        column = d.column - start + (1 if start else 0)
         width = max(1, min(width, end - d.column + 1))
-        src = ("…" if start else "") + src[start:end] + ("…" if end < len(src) else "")
-    return gutter, src, len(gutter) + column - 1, width
+    before = ("…" if start else "") + raw[start:d.column - 1]
+    marked = raw[d.column - 1:d.column - 1 + width]
+    after = raw[d.column - 1 + width:end] + ("…" if end < len(raw) else "")
+    indent = cell_len(before.expandtabs(4))
+    caret = max(1, cell_len((before + marked).expandtabs(4)) - indent)
+    return gutter, (before + marked + after).expandtabs(4), len(gutter) + indent, caret
 
 
 def _plain_lines(d: Diagnostic) -> list[str]:
