@@ -110,3 +110,14 @@ def test_caret_lines_up_under_wide_characters_and_tabs(tmp_path, text, line, cel
     message, excerpt, caret = run_cli("check", src).stdout.splitlines()[:3]
     assert message.startswith(f"{src}:{line}:") and "DG101" in message
     assert "\t" not in excerpt and caret.index("^") == len("    1 | ") + cells_before
+
+
+def test_a_path_that_is_not_a_regular_file_is_named_as_such(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.dygram"
+    os.mkfifo(fifo)
+    for command in (["check"], ["compile"], ["fmt", "--check"]):
+        result = run_cli(*command, fifo)
+        assert result.exit_code == 2 and f"{fifo}: not a regular file" in result.stderr, command
+    assert "missing.dygram: no such file" in run_cli("check", tmp_path / "missing.dygram").stderr

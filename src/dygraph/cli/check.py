@@ -42,7 +42,7 @@ def check(files: tuple[str, ...], fmt: str, quiet: bool, warnings_as_errors: boo
 
     Exit status: 0 clean, 1 errors (or warnings with --warnings-as-errors), 2 usage error or missing file.
     """
-    from dygraph.cli.paths import expand
+    from dygraph.cli.paths import expand, not_a_file
 
     files = tuple(expand(files))
     if not files:
@@ -51,7 +51,7 @@ def check(files: tuple[str, ...], fmt: str, quiet: bool, warnings_as_errors: boo
     missing = [f for f in files if f != "-" and not os.path.isfile(f)]
     if missing:
         for f in missing:
-            click.echo(f"dygraph: {f}: no such file", err=True)
+            click.echo(f"dygraph: {f}: {not_a_file(f)}", err=True)
         sys.exit(EXIT_USAGE)
     results: list[tuple[str, list[Diagnostic]]] = []
     for path in files:
@@ -76,7 +76,9 @@ def check(files: tuple[str, ...], fmt: str, quiet: bool, warnings_as_errors: boo
 def compile_(file: str, fmt: str, output: Optional[str]) -> None:
     """Compile FILE to JSON IR (or DOT). Exits 1 without output when the file has errors."""
     if not os.path.isfile(file):
-        click.echo(f"dygraph: {file}: no such file", err=True)
+        from dygraph.cli.paths import not_a_file
+
+        click.echo(f"dygraph: {file}: {not_a_file(file)}", err=True)
         sys.exit(EXIT_USAGE)
     from dygraph.syntax import compile_file
 

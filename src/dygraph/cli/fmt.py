@@ -10,7 +10,7 @@ import tempfile
 
 import click
 
-from dygraph.cli.paths import expand as _expand
+from dygraph.cli.paths import expand as _expand, not_a_file
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 def _read(path: str, name: str):
@@ -64,7 +64,7 @@ def fmt(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
     missing = [f for f in files if f != "-" and not os.path.isfile(f)]
     if missing:
         for f in missing:
-            click.echo(f"dygraph: {f}: no such file", err=True)
+            click.echo(f"dygraph: {f}: {not_a_file(f)}", err=True)
         sys.exit(EXIT_USAGE)
     failed = changed = 0
     for path in files:

@@ -31,3 +31,10 @@ def overwrites_source(output, sources) -> bool:
         except OSError:
             continue
     return False
+
+
+def not_a_file(path: str) -> str:
+    """Why `path` cannot be read as a source file, for a usage error."""
+    if not os.path.exists(path):
+        return "no such file"
+    return "is a directory" if os.path.isdir(path) else "not a regular file"
