@@ -121,3 +121,23 @@ def test_script_agent_names_the_refused_call_when_its_turns_run_out(home):
     assert r.exit_code == 1
     assert "call to 'transition_to_nowhere' was refused" in r.stderr
     assert "offered: transition_to_done" in r.stderr
+
+
+def test_events_file_over_the_source_is_refused(home):
+    source = (home / "m.dygram").read_text()
+    r = cli("run", "m.dygram", "--agent", "offline", "--ephemeral", "--events", "m.dygram")
+    assert r.exit_code == 2 and "own source" in r.stderr
+    assert (home / "m.dygram").read_text() == source
+
+
+def test_a_path_that_is_not_a_regular_file_says_so(home):
+    r = cli("run", "/dev/null", "--agent", "offline", "--ephemeral")
+    assert r.exit_code == 2 and "not a regular file" in r.stderr
+
+
+def test_a_base_url_alone_selects_the_openai_agent(monkeypatch):
+    from dygraph.agents import default_agent_spec
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert default_agent_spec() == "openai"

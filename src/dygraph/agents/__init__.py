@@ -12,8 +12,9 @@ AGENT_NAMES = ("openai", "offline", "interactive", "script:FILE")
 
 
 def default_agent_spec() -> str:
-    """`openai` when a key is configured, `interactive` on a terminal, otherwise `offline`."""
-    if os.environ.get("OPENAI_API_KEY"):
+    """`openai` when a key or a server (`OPENAI_BASE_URL`, e.g. Ollama) is configured, `interactive` on a
+    terminal, otherwise `offline`."""
+    if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
         return "openai"
     if sys.stdin.isatty():
         return "interactive"

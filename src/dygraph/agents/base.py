@@ -48,7 +48,13 @@ class AgentReply:
 
 
 class AgentError(Exception):
-    """An agent turn failed (transport, model, script exhausted…): retried per @retry, then catch/error edge."""
+    """An agent turn failed (transport, model, script exhausted…): retried per @retry, then catch/error edge.
+    `permanent` errors (no configuration, a rejected key, an unknown model, no tool calling) cannot be
+    cured by asking again: they are not retried."""
+
+    def __init__(self, *args: object, permanent: bool = False):
+        super().__init__(*args)
+        self.permanent = permanent
 
 
 @runtime_checkable

@@ -61,7 +61,8 @@ class OpenAIAgent:
                 "the openai agent needs a server: set OPENAI_API_KEY for api.openai.com, or set "
                 "--base-url / OPENAI_BASE_URL to an OpenAI-compatible server "
                 "(e.g. Ollama: http://localhost:11434/v1); "
-                "use --agent offline to run without an LLM"
+                "use --agent offline to run without an LLM",
+                permanent=True,
             )
         self.model = model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
         self.timeout = timeout
@@ -108,16 +109,19 @@ class OpenAIAgent:
             return AgentError(
                 f"model {model!r} at {self._server} does not support tool calling ({message}); "
                 f"decisions need it: choose a tools-capable model with --model or DYGRAPH_MODEL "
-                f"(e.g. gpt-4o-mini, or llama3.1 / qwen2.5 on Ollama)"
+                f"(e.g. gpt-4o-mini, or llama3.1 / qwen2.5 on Ollama)",
+                permanent=True,
             )
         if status == 401:
-            return AgentError(f"{self._server} rejected the API key (HTTP 401: {message}); check OPENAI_API_KEY")
+            return AgentError(f"{self._server} rejected the API key (HTTP 401: {message}); check OPENAI_API_KEY",
+                              permanent=True)
         if status == 403:
-            return AgentError(f"{where}: access denied (HTTP 403: {message})")
+            return AgentError(f"{where}: access denied (HTTP 403: {message})", permanent=True)
         if status == 404:
             return AgentError(
                 f"{where}: not found (HTTP 404: {message}); check the model name and that the "
-                f"base URL ends in /v1"
+                f"base URL ends in /v1",
+                permanent=True,
             )
         if status == 429:
             return AgentError(f"{where}: rate limited (HTTP 429) {attempts}: {message}")

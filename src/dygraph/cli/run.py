@@ -191,15 +191,18 @@ def run(file: str, agent_spec: Optional[str], model: Optional[str], base_url: Op
     Exit status: 0 the run completed; 1 it failed or was cancelled (or FILE has errors); 2 usage error;
     130 interrupted (a durable run can be resumed with `dygraph runs resume ID`).
     """
+    from dygraph.cli.paths import not_a_file, overwrites_source
+
     if not os.path.isfile(file):
-        click.echo(f"dygraph: {file}: no such file", err=True)
-        sys.exit(EXIT_USAGE)
+        _usage(f"{file}: {not_a_file(file)}")
     if run_id is not None and not RUN_ID.fullmatch(run_id):
         _usage(f"--id {run_id!r}: use letters, digits, '.', '_' and '-' (starting with a letter or digit, "
                f"at most 100 characters)")
     if detach and ephemeral:
         _usage("a detached run must be durable; drop --ephemeral")
     machine, source = _compile(file, as_json=as_json)
+    if overwrites_source(events_file, machine.source_files or [file]):
+        _usage(f"--events {events_file}: that is the machine's own source; choose another file")
     context = parse_assignments(assignments)
     tools = [t for path in tool_files for t in load_tools(path)]
     limits = {"max_steps": max_steps, "max_visits": max_visits, "timeout": timeout, "allow_code": allow_code or None}

@@ -706,6 +706,8 @@ class Runtime:
                 error = f"timed out after {timeout:g}s"
             except AgentError as exc:
                 error = f"agent failed: {exc}" if str(exc) else "agent failed"
+                if getattr(exc, "permanent", False):  # asking again cannot help
+                    return _Turn(error=error)
             if attempt >= retries:
                 return _Turn(error=error if not retries else f"{error} (after {retries} retries)")
             attempt += 1
