@@ -22,3 +22,17 @@ def test_research_fanout_example_is_warning_free_and_joins_before_writing():
     assert run_cli("check", "--strict-warnings", EXAMPLES / "render-research-fanout.dygram").exit_code == 0
     (into_write,) = [e for e in machine.incoming("Write") if e.relation is None]
     assert into_write.has_annotation("join")
+
+
+def test_every_example_path_named_in_the_readme_and_docs_exists():
+    import re
+
+    root = EXAMPLES.parent
+    texts = [root / "README.md", *sorted((root / "docs").glob("*.md")), EXAMPLES / "runtime" / "README.md"]
+    named = {m for t in texts if t.exists() for m in re.findall(r"examples/[\w./-]+\.dygram", t.read_text())}
+    assert named and not sorted(p for p in named if not (root / p).is_file())
+
+
+def test_review_example_runs_offline(tmp_path):
+    result = run_cli("run", EXAMPLES / "review.dygram", "--agent", "offline", "--ephemeral", "--json")
+    assert result.exit_code == 0 and '"status": "completed"' in result.stdout
