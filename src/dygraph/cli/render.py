@@ -49,10 +49,10 @@ def render(file: Path, output: Optional[Path], fmt: Optional[str], direction: Op
     try:
         data = render_machine(machine, fmt, direction=direction.upper() if direction else None)
     except GraphvizNotFound as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"dygraph: {exc}", err=True)
         sys.exit(EXIT_NO_GRAPHVIZ)
     except RenderError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"dygraph: {exc}", err=True)
         sys.exit(EXIT_ERRORS)
     if output is None:
         sys.stdout.buffer.write(data)
