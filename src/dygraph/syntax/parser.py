@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from lark import Lark, Token, Tree
@@ -33,6 +31,8 @@ def grammar_text() -> str:
     checkout = Path(__file__).resolve().parents[2].parent / "grammar" / "dygram.lark"
     if checkout.is_file():
         return checkout.read_text(encoding="utf-8")
+    from importlib import resources  # installed wheel only; kept off the start-up path
+
     return resources.files("dygraph.syntax").joinpath("dygram.lark").read_text(encoding="utf-8")
 
 
@@ -43,6 +43,8 @@ def _cache_path() -> str:
         os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, "lalr-")  # Lark appends a hash of grammar and options
     except OSError:
+        import tempfile
+
         return os.path.join(tempfile.gettempdir(), "dygraph-lalr-")
 
 
