@@ -229,6 +229,7 @@ class Program:
         self.starts = self._start_nodes()
         self.barrier_reach = self._barrier_reach()
         self._names: Optional[dict[str, Any]] = None
+        self._simple: dict[str, str] = {}  # simple name -> the path it denotes in expressions
         self._node_values: dict[str, Any] = {}
         self._bare: dict[str, Any] = {}
 
