@@ -9,6 +9,7 @@ import pytest
 import dygraph
 from dygraph.analysis import analyze
 from dygraph.ir.duration import parse_duration, parse_duration_text
+from dygraph.ir.priority import priority_rank
 from dygraph.runtime.graph import Program
 
 from conftest import SlowAgent, of_type, run_source, scripted
@@ -175,3 +176,17 @@ async def test_attribute_port_edges_are_data_not_control():
     r = await run_source(src)
     assert r.status == "completed"
     assert [p.history for p in r.paths] == [["start", "produce"]]
+
+
+@pytest.mark.parametrize("value, rank", [
+    (1, 1.0), ("1", 1.0), (" 2.5 ", 2.5), ("high", 1.0), ("Medium", 2.0), ("low", 3.0),
+    ("urgent", None), (True, None), (None, None), ("1e3", None),
+])
+def test_priority_rank_is_read_one_way(value, rank):
+    assert priority_rank(value) == rank
+
+
+def test_check_accepts_quoted_priorities_and_orders_them_like_the_runtime():
+    m = dygraph.loads('state s; start -> s; s -@priority("2")-> a; s -@priority("1")-> b;')
+    assert [d.code for d in analyze(m) if d.code in ("DG408", "DG508")] == []
+    assert [ex.target for ex in Program(m).nodes["s"].exits] == ["b", "a"]

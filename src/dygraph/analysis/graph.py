@@ -11,6 +11,7 @@ from typing import Iterable, Iterator, Optional
 
 from dygraph.diagnostics import Diagnostic
 from dygraph.ir.model import CONTEXT_ALIASES, Edge
+from dygraph.ir.priority import priority_rank
 
 from .context import Context, is_conditional
 
@@ -193,9 +194,6 @@ def check_inheritance(ctx: Context) -> Iterator[Diagnostic]:
                                 "(`Parent <|-- Child`) or the node types")
 
 
-_PRIORITY_WORDS = {"high": 1.0, "medium": 2.0, "normal": 2.0, "low": 3.0}
-
-
 def _priority(edge: Edge) -> Optional[float]:
     """The edge's `@priority` as the runtime orders by it (lower first), or None."""
     ann = edge.annotation("priority")
@@ -204,14 +202,7 @@ def _priority(edge: Edge) -> Optional[float]:
     value = ann.value
     if ann.params:
         value = next((ann.params[k] for k in ("value", "level") if k in ann.params), None)
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str) and value.lower() in _PRIORITY_WORDS:
-        return _PRIORITY_WORDS[value.lower()]
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    return priority_rank(value)
 
 
 def check_ambiguous_exits(ctx: Context) -> Iterator[Diagnostic]:

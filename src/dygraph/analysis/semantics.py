@@ -8,6 +8,7 @@ from typing import Iterator, Optional
 from dygraph.diagnostics import Diagnostic
 from dygraph.ir.duration import parse_duration
 from dygraph.ir.model import Annotation, Edge, Node
+from dygraph.ir.priority import priority_rank
 
 from .context import Context, close_matches
 from .types import describe
@@ -22,7 +23,6 @@ RUNTIME_EDGE_ANNOTATIONS = ("auto", "async", "spawn", "fork", "parallel", "barri
 _KNOWN_LOWER = {n.lower(): n for n in RUNTIME_EDGE_ANNOTATIONS}
 MAP_NAMES = ("map", "foreach", "each")
 _INTEGER_TEXT = re.compile(r"\d+\Z")
-_NUMBER_TEXT = re.compile(r"\d+(\.\d+)?\Z")
 _SIMPLE_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 
 
@@ -208,7 +208,6 @@ def _map_diagnostic(ctx: Context, edge: Edge, ann: Annotation) -> Optional[Diagn
 
 # Argument keys the runtime reads for each annotation's `(k: v)` form.
 _ARGUMENT_KEYS = {"retry": ("max", "attempts", "n"), "timeout": ("after", "seconds"), "priority": ("value", "level")}
-_PRIORITY_WORDS = ("high", "medium", "normal", "low")
 
 
 def _argument(ann: Annotation, keys: tuple[str, ...]) -> tuple[bool, object]:
@@ -235,9 +234,8 @@ def _argument_problem(ann: Annotation) -> Optional[str]:
             seconds = parse_duration(v)
             return None if seconds is not None and seconds > 0 else (
                 'expects a duration such as "30s", "500ms", "5min", "2h" or "PT30S", or milliseconds such as 5000')
-        ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
-              or isinstance(v, str) and (_NUMBER_TEXT.match(v.strip()) or v.lower() in _PRIORITY_WORDS))
-        return None if ok else "expects a number (lower runs first) or high/medium/low, e.g. @priority(1)"
+        rank = priority_rank(v)
+        return None if rank is not None and rank >= 0 else "expects a number (lower runs first) or high/medium/low, e.g. @priority(1)"
     if low in ("async", "spawn", "fork", "parallel", "auto", "checkpoint") and ann.has_value and not ann.params:
         v = ann.value
         if not (isinstance(v, bool) or isinstance(v, str) and v.lower() in ("true", "false")):

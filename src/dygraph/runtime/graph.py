@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from dygraph.ir.duration import parse_duration
 from dygraph.ir.model import Annotation, Edge, Machine, Node, TypeRef
+from dygraph.ir.priority import priority_rank
 
 ASYNC_NAMES = ("async", "spawn", "fork")
 BARRIER_NAMES = ("barrier", "wait", "sync")
@@ -22,7 +23,6 @@ MERGE_NAMES = ("join", "merge")
 MAP_NAMES = ("map", "foreach", "each")
 CONFIG_NODE_NAMES = ("config", "llmconfig", "modelconfig")
 NON_CONTROL_TYPES = ("context", "style", "note")
-_PRIORITY_WORDS = {"high": 1.0, "medium": 2.0, "normal": 2.0, "low": 3.0}
 
 
 @dataclass(slots=True)
@@ -112,18 +112,9 @@ def _int_or_none(value: Any) -> Optional[int]:
 
 
 def _priority(value: Any) -> float:
-    """Lower first: `@priority(1)` (or `"1"`) before `@priority(2)`; high/medium/low = 1/2/3; none last."""
-    if value is None or isinstance(value, bool):
-        return float("inf")
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip().lower()
-    if text in _PRIORITY_WORDS:
-        return _PRIORITY_WORDS[text]
-    try:
-        return float(text)
-    except ValueError:
-        return float("inf")
+    """Lower first (see `priority_rank`); exits without a priority come last."""
+    rank = priority_rank(value)
+    return float("inf") if rank is None else rank
 
 
 def _flags(edge: Edge) -> dict[str, Annotation | bool]:
