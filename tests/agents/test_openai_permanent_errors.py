@@ -57,3 +57,4 @@ def test_missing_configuration_is_permanent(monkeypatch):
     with pytest.raises(AgentError) as caught:
         OpenAIAgent()
     assert caught.value.permanent
+    assert isinstance(caught.value, ValueError)  # a usage error where agents are built from settings

@@ -57,6 +57,14 @@ class AgentError(Exception):
         self.permanent = permanent
 
 
+class AgentConfigurationError(AgentError, ValueError):
+    """The agent cannot be built as configured (e.g. no server for openai): a usage error wherever agents are
+    made from settings, and permanent."""
+
+    def __init__(self, *args: object):
+        super().__init__(*args, permanent=True)
+
+
 @runtime_checkable
 class Agent(Protocol):
     name: str

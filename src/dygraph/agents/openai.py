@@ -16,7 +16,7 @@ from typing import Any
 
 import openai as sdk
 
-from dygraph.agents.base import AgentError, AgentReply, AgentRequest, ToolCall, ToolSpec
+from dygraph.agents.base import AgentConfigurationError, AgentError, AgentReply, AgentRequest, ToolCall, ToolSpec
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT = 120.0  # seconds per HTTP request
@@ -57,12 +57,11 @@ class OpenAIAgent:
         self.base_url = base_url or os.environ.get(BASE_URL_ENV) or None
         key = api_key or os.environ.get(API_KEY_ENV) or None
         if key is None and self.base_url is None:
-            raise AgentError(
+            raise AgentConfigurationError(
                 "the openai agent needs a server: set OPENAI_API_KEY for api.openai.com, or set "
                 "--base-url / OPENAI_BASE_URL to an OpenAI-compatible server "
                 "(e.g. Ollama: http://localhost:11434/v1); "
-                "use --agent offline to run without an LLM",
-                permanent=True,
+                "use --agent offline to run without an LLM"
             )
         self.model = model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
         self.timeout = timeout
