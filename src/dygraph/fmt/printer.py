@@ -382,6 +382,10 @@ class Printer:
 
     p_number = p_extid = p_string
 
+    def p_negative(self, n: Tree) -> None:
+        for c in n.children:  # `-` and the number, written together
+            self._tok(c)
+
     def p_ident(self, n: Tree) -> None:
         self.node(n.children[0])
 

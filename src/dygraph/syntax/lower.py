@@ -229,6 +229,8 @@ class Lowerer:
             return unquote(tree.children[0]), "string"
         if kind == "number":
             return number(tree.children[0]), "number"
+        if kind == "negative":
+            return -number(tree.children[-1]), "number"
         if kind == "extid":
             return str(tree.children[0]), "external"
         if kind == "ident":
@@ -260,8 +262,7 @@ class Lowerer:
             if not isinstance(c, Tree):
                 continue
             if c.data == "annotation_value":
-                value, kind = token_value(c.children[0]) if isinstance(c.children[0], Token) else (
-                    qname_text(c.children[0]), "identifier")
+                value, kind = token_value(c.children[0])
                 if kind == "identifier" and value in ("true", "false", "null"):
                     value, kind = {"true": (True, "boolean"), "false": (False, "boolean"),
                                    "null": (None, "null")}[value]
@@ -271,7 +272,7 @@ class Lowerer:
                     if not isinstance(p, Tree):
                         continue
                     if p.data == "param_kv":
-                        params[str(p.children[0])] = token_value(p.children[1])[0]
+                        params[str(p.children[0])] = token_value(p.children[-1])[0]
                     elif p.data == "param_flag":
                         params[str(p.children[0])] = True
         return Annotation.build(name=name, value=value, kind=kind, params=params, span=self.span(tree))
@@ -328,16 +329,24 @@ class Lowerer:
                 seg.flags.append(str(item.children[0]))
             elif k == "label_text":
                 v = token_value(item.children[0])[0]
-                seg.label = v if isinstance(v, str) else _label_text(item.children[0])
+                seg.label = v if isinstance(v, str) else _label_text(item.children[0], v)
             elif k == "annotation":
                 seg.annotations.append(self.annotation(item))
 
 
-def _label_text(tok: Token) -> str:
-    return str(tok) if tok.type != "STRING" else unquote(tok)
+def _label_text(item: Token | Tree, value: Any) -> str:
+    """A non-string label as written (`-5->` is the text "5", `-true->` is "true")."""
+    if isinstance(item, Tree):
+        return "-" + str(item.children[-1])
+    return str(item)
 
 
-def token_value(tok: Token) -> tuple[Any, str]:
+def token_value(tok: Token | Tree) -> tuple[Any, str]:
+    """A single-token value (or a `negative` number, or a qualified name in an annotation)."""
+    if isinstance(tok, Tree):
+        if tok.data == "negative":
+            return -number(tok.children[-1]), "number"
+        return qname_text(tok), "identifier"
     t = tok.type
     if t == "STRING":
         return unquote(tok), "string"

@@ -51,7 +51,7 @@ def _cache_path() -> str:
 @lru_cache(maxsize=1)
 def lark_parser() -> Lark:
     text = grammar_text()
-    options = dict(parser="lalr", lexer="contextual", maybe_placeholders=False)
+    options = dict(parser="lalr", lexer="basic", maybe_placeholders=False)
     try:
         import hashlib
 
