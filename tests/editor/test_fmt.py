@@ -234,3 +234,10 @@ def test_cli_stdin_to_stdout():
     proc = subprocess.run([sys.executable, "-m", "dygraph", "fmt", "-"], input="x;y", capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout == "x;\ny;\n"
+
+
+def test_a_long_union_type_does_not_push_the_other_values_right():
+    src = "context Order {\n    status<'new' | 'approved' | 'rejected'>: \"new\";\n    qty: 2;\n    item: \"lamp\";\n}\n"
+    out = format_text(src)
+    assert "    status<'new' | 'approved' | 'rejected'>: \"new\";\n    qty:  2;\n    item: \"lamp\";\n" in out
+    assert format_text(out) == out

@@ -16,6 +16,7 @@ from functools import lru_cache
 from lark import Lark, Token, Tree
 
 INDENT = "    "
+ALIGN_MAX = 24  # longest `name<Type>:` that takes part in aligning a block's values
 ALIGN = "\x00"  # placeholder after an attribute's `:`; replaced by padding that aligns a run of lines
 _COMMENT = re.compile(r"//[^\n\r]*|/\*.*?\*/", re.S)
 
@@ -175,10 +176,13 @@ def _align(lines: list[str]) -> list[str]:
         j = i
         while j < len(out) and ALIGN in out[j] and len(out[j]) - len(out[j].lstrip(" ")) == indent:
             j += 1
-        width = max(len(out[k].split(ALIGN, 1)[0]) for k in range(i, j))
+        # A very long `name<Type>:` (a union of literals, say) is left out of the alignment, so it
+        # does not push every short value in the block far to the right.
+        keys = [len(out[k].split(ALIGN, 1)[0]) for k in range(i, j)]
+        width = max([n for n in keys if n - indent <= ALIGN_MAX] or [0])
         for k in range(i, j):
             key, rest = out[k].split(ALIGN, 1)
-            out[k] = key + " " * (width - len(key) + 1) + rest
+            out[k] = key + " " * max(width - len(key) + 1, 1) + rest
         i = j
     return [line.replace(ALIGN, " ") for line in out]
 
