@@ -87,7 +87,7 @@ def test_run_is_durable_by_default_and_runs_manage_it(home, chain):
     assert len(exported["events"]) == len(logs) and exported["ir"]["title"] == "Orders"
 
     assert "removed first" in dy("runs", "rm", "first")
-    dy("runs", "show", "first", code=1)
+    dy("runs", "show", "first", code=2)
     dy("runs", "rm", "first", code=1)
 
 

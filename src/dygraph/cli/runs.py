@@ -16,8 +16,9 @@ _STATUS_STYLE = {"running": "cyan", "pending": "cyan", "completed": "green", "fa
                  "cancelled": "yellow", "interrupted": "magenta"}
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """A user error: one line on stderr, like every other dygraph command (2: bad id or argument)."""
+    click.echo(f"dygraph: {message}", err=True)
     sys.exit(code)
 
 
@@ -25,7 +26,7 @@ def _open() -> SQLiteStore:
     try:
         return SQLiteStore()
     except Exception as exc:  # unreadable or newer database: say so, no traceback
-        _fail(f"cannot open the run store: {exc}")
+        _fail(f"cannot open the run store: {exc}", 1)
 
 
 def _console():
@@ -73,7 +74,8 @@ def runs() -> None:
 @click.option("--status", "statuses", multiple=True,
               type=click.Choice([s.value for s in RunStatus]), help="Only runs with this status (repeatable).")
 @click.option("--machine", help="Only runs of this machine (name or file).")
-@click.option("--limit", type=int, default=50, show_default=True, help="At most this many runs (0: all).")
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="At most this many runs (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON array.")
 def list_(statuses: tuple[str, ...], machine: str | None, limit: int, as_json: bool) -> None:
     """List runs, newest first."""
@@ -89,7 +91,9 @@ def list_(statuses: tuple[str, ...], machine: str | None, limit: int, as_json: b
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("ID", "MACHINE", "STATUS", "STEPS", "STARTED", "UPDATED"):
-        table.add_column(column, justify="right" if column == "STEPS" else "left")
+        # Ids are never cut short (they are what every other `runs` command takes); other columns wrap.
+        table.add_column(column, justify="right" if column == "STEPS" else "left", no_wrap=column == "ID",
+                         min_width=max(len(r.id) for r in found) if column == "ID" else None)
     for run in found:
         table.add_row(run.id, run.machine, _styled(run.effective_status().value), str(run.steps),
                       _ago(run.created_at), _ago(max(run.updated_at, run.heartbeat_at or 0)))
@@ -211,10 +215,10 @@ def rm(run_ids: tuple[str, ...], force: bool) -> None:
         for run_id in run_ids:
             run = store.get_run(run_id)
             if run is None:
-                click.echo(f"error: no run with id '{run_id}'", err=True)
+                click.echo(f"dygraph: no run with id '{run_id}'", err=True)
                 failed = True
             elif run.effective_status() is RunStatus.RUNNING and not force:
-                click.echo(f"error: run '{run_id}' is still running (cancel it first, or use --force)", err=True)
+                click.echo(f"dygraph: run '{run_id}' is still running (cancel it first, or use --force)", err=True)
                 failed = True
             else:
                 store.delete_run(run_id)
@@ -254,8 +258,11 @@ def export(run_id: str, output: str | None) -> None:
         except StoreError as exc:
             _fail(str(exc))
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror or exc}")
     else:
         click.echo(text)
 
@@ -284,6 +291,6 @@ def resume(run_id: str, use_current_source: bool, agent_spec: str | None, model:
             outcome = resume_run(store, run_id, use_current_source=use_current_source, agent_spec=agent_spec,
                                  model=model, force=force, tools=tools)
         except (StoreError, ResumeError, click.BadParameter) as exc:
-            _fail(str(exc))
+            _fail(str(exc), 1)  # the run exists but cannot go on
     outcome.print(as_json=as_json)
     sys.exit(outcome.exit_code)
