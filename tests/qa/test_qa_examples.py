@@ -36,3 +36,15 @@ def test_every_example_path_named_in_the_readme_and_docs_exists():
 def test_review_example_runs_offline(tmp_path):
     result = run_cli("run", EXAMPLES / "review.dygram", "--agent", "offline", "--ephemeral", "--json")
     assert result.exit_code == 0 and '"status": "completed"' in result.stdout
+
+
+def test_every_example_is_warning_free_and_in_canonical_layout():
+    checked = run_cli("check", "--warnings-as-errors", EXAMPLES)
+    assert checked.exit_code == 0, checked.output
+    formatted = run_cli("fmt", "--check", EXAMPLES)
+    assert formatted.exit_code == 0, formatted.output
+
+
+def test_readme_tour_is_the_quickstart_example():
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    assert (EXAMPLES / "quickstart.dygram").read_text() in readme
