@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -122,3 +123,15 @@ def test_directories_are_expanded(files):
 
 def test_empty_directory_is_a_usage_error(tmp_path):
     assert run("check", tmp_path).exit_code == 2
+
+
+def test_installed_script_flushes_everything_before_its_fast_exit(files):
+    script = Path(sys.executable).with_name("dygraph")
+    if not script.exists():
+        pytest.skip("the dygraph script is not installed next to this interpreter")
+    broken = subprocess.run([str(script), "check", str(files[1])], capture_output=True, text=True)
+    assert broken.returncode == 1 and "DG101" in broken.stdout and broken.stdout.endswith("0 warnings\n")
+    ir = subprocess.run([str(script), "compile", str(files[0])], capture_output=True, text=True)
+    assert ir.returncode == 0 and json.loads(ir.stdout)["nodes"]
+    missing = subprocess.run([str(script), "check", str(files[0]) + ".nope"], capture_output=True, text=True)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
