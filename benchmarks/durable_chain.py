@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -43,6 +44,27 @@ async def durable(machine, store: SQLiteStore, steps: int) -> float:
     return elapsed
 
 
+def commit_floor(directory: Path, tables: int, commits: int = 1000) -> float:
+    """Seconds per transaction that inserts one small row into each of `tables` tables (WAL,
+    `synchronous=NORMAL`, as the store): SQLite's own cost, before any of ours."""
+    conn = sqlite3.connect(directory / f"floor{tables}.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    for k in range(tables):
+        conn.execute(f"CREATE TABLE t{k} (id INTEGER PRIMARY KEY, value TEXT)")
+    runs = []
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(commits):
+            conn.execute("BEGIN IMMEDIATE")
+            for k in range(tables):
+                conn.execute(f"INSERT INTO t{k} (value) VALUES (?)", ("x" * 100,))
+            conn.execute("COMMIT")
+        runs.append((time.perf_counter() - t) / commits)
+    conn.close()
+    return statistics.median(runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=1000)
@@ -57,10 +79,12 @@ def main() -> None:
             disk.append(asyncio.run(durable(machine, store, args.steps + 1)))
         run = store.list_runs(limit=1)[0]
         events = len(store.events(run.id))
+        floor1, floor5 = commit_floor(Path(tmp), 1), commit_floor(Path(tmp), 5)
     mem, dur = statistics.median(memory), statistics.median(disk)
     ratio = dur / mem
     print(f"{args.steps}-step chain: in memory {mem:.3f} s, durable {dur:.3f} s ({ratio:.2f}x), "
           f"{run.step} commits, {events} events stored")
+    print(f"SQLite floor: one-row commit {floor1 * 1e6:.0f} µs, one row in each of 5 tables {floor5 * 1e6:.0f} µs")
     ok = ratio <= 2.0 and dur <= 0.6
     print("targets (≤ 2x, ≤ 0.6 s):", "met" if ok else "NOT met")
     if not args.no_report and args.steps == 1000:
@@ -79,11 +103,15 @@ def main() -> None:
             f"| durable (SQLite) | {dur:.3f} s | {dur / args.steps * 1e6:.0f} µs | {ratio:.2f}× |",
             "",
             f"Targets: ≤ 0.6 s — {'met' if dur <= 0.6 else 'not met'}; ≤ 2× the in-memory time — "
-            f"{'met' if ratio <= 2 else 'not met'}. The in-memory runtime takes about "
-            f"{mem / args.steps * 1e6:.0f} µs a step, less than one SQLite commit costs on this machine "
-            "(a one-row transaction in WAL mode is 40–80 µs here), so a commit per step cannot stay within "
-            "2× without giving up the per-step guarantee; the durable cost per step is the state encoding "
-            "(growing parts excluded) plus one transaction of about five small row writes.",
+            f"{'met' if ratio <= 2 else 'not met'}.",
+            "",
+            f"SQLite's own floor on this machine (same pragmas): a transaction inserting one row costs "
+            f"{floor1 * 1e6:.0f} µs; one row in each of 5 tables {floor5 * 1e6:.0f} µs (each B-tree page a "
+            f"commit touches is one more WAL frame written). The in-memory runtime takes "
+            f"{mem / args.steps * 1e6:.0f} µs a step, so even a bare one-row commit per step would make the "
+            f"chain {(mem + floor1 * args.steps) / mem:.1f}× the in-memory time: 2× is out of reach while "
+            "every step is committed before the run continues. A step's commit here writes its events, the "
+            "changed path row, its new history entry, its visit counter and the checkpoint (five B-trees).",
         ]))
 
 

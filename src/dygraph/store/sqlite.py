@@ -125,6 +125,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, path_id)
     ) WITHOUT ROWID;
     """,
+    # 5: no query reads events by type, and the index cost every step's commit one more page write
+    """
+    DROP INDEX IF EXISTS events_by_type;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_EVERY = 0.2  # seconds between background WAL checkpoints while there are writes
