@@ -42,17 +42,9 @@ def check(files: tuple[str, ...], fmt: str, quiet: bool, warnings_as_errors: boo
 
     Exit status: 0 clean, 1 errors (or warnings with --warnings-as-errors), 2 usage error or missing file.
     """
-    from dygraph.cli.paths import expand, not_a_file
+    from dygraph.cli.paths import source_files_or_exit
 
-    files = tuple(expand(files))
-    if not files:
-        click.echo("dygraph: no DyGram files found", err=True)
-        sys.exit(EXIT_USAGE)
-    missing = [f for f in files if f != "-" and not os.path.isfile(f)]
-    if missing:
-        for f in missing:
-            click.echo(f"dygraph: {f}: {not_a_file(f)}", err=True)
-        sys.exit(EXIT_USAGE)
+    files = tuple(source_files_or_exit(files))
     results: list[tuple[str, list[Diagnostic]]] = []
     for path in files:
         _, diagnostics = _check_file(path)

@@ -10,7 +10,7 @@ import tempfile
 
 import click
 
-from dygraph.cli.paths import expand as _expand, not_a_file
+from dygraph.cli.paths import source_files_or_exit
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 def _read(path: str, name: str):
@@ -57,15 +57,7 @@ def fmt(paths: tuple[str, ...], check: bool, show_diff: bool) -> None:
     from dygraph.cli import report
     from dygraph.fmt import format_source
 
-    files = _expand(paths)
-    if not files:
-        click.echo("dygraph: no DyGram files found", err=True)
-        sys.exit(EXIT_USAGE)
-    missing = [f for f in files if f != "-" and not os.path.isfile(f)]
-    if missing:
-        for f in missing:
-            click.echo(f"dygraph: {f}: {not_a_file(f)}", err=True)
-        sys.exit(EXIT_USAGE)
+    files = source_files_or_exit(paths)
     failed = changed = 0
     for path in files:
         name = "<stdin>" if path == "-" else path

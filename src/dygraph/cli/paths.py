@@ -38,3 +38,22 @@ def not_a_file(path: str) -> str:
     if not os.path.exists(path):
         return "no such file"
     return "is a directory" if os.path.isdir(path) else "not a regular file"
+
+
+def source_files_or_exit(paths: tuple[str, ...]) -> list[str]:
+    """The DyGram files a command was given (directories expanded, `-` kept), or a usage error
+    (exit 2) when there are none or one cannot be read."""
+    import sys
+
+    import click
+
+    files = expand(paths)
+    if not files:
+        click.echo("dygraph: no DyGram files found", err=True)
+        sys.exit(2)
+    missing = [f for f in files if f != "-" and not os.path.isfile(f)]
+    for f in missing:
+        click.echo(f"dygraph: {f}: {not_a_file(f)}", err=True)
+    if missing:
+        sys.exit(2)
+    return files
