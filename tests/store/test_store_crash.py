@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from dygraph.store import SQLiteStore, ToolCallStatus
+from dygraph.store import SQLiteStore
 from dygraph.store.journal import load_state
 
 CHILD = Path(__file__).parent / "_crash_child.py"

@@ -1,6 +1,5 @@
 """The SQLite run store: schema and migrations, runs, steps, liveness, cancellation, tool calls."""
 
-import json
 import os
 import sqlite3
 import subprocess

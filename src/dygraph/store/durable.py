@@ -14,7 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from dygraph.store.base import RunStatus, StoreError, default_home, new_run_id
 from dygraph.store.journal import SQLiteJournal, load_state
