@@ -3,8 +3,8 @@
 `python _crash_child.py --serve` is a small fork server: it imports everything once, then for each
 JSON line on stdin (the arguments of `main`) forks a child that runs `main` and answers with one line:
 the child's exit code, or minus the signal that killed it. So a kill point costs no interpreter
-start-up. `python _crash_child.py DB RUN_ID start|resume KILL_AT_EVENT KILL_IN_TOOL LOG REPORT` runs
-`main` directly.
+start-up. `python _crash_child.py DB RUN_ID start|resume KILL_AT_EVENT KILL_IN_TOOL LOG REPORT [DURABILITY]` runs
+`main` directly (a resumed run keeps the durability it was started with).
 
 KILL_AT_EVENT=k kills the process when the run emits its k-th event (mid-step, before the step is
 committed); KILL_IN_TOOL=n kills it inside the n-th tool execution of this process, after the tool's
@@ -60,7 +60,8 @@ SCRIPT = {
 MACHINE = dygraph.loads(SOURCE)
 
 
-def main(db: str, run_id: str, mode: str, kill_at_event: int, kill_in_tool: int, log: str, report: str) -> None:
+def main(db: str, run_id: str, mode: str, kill_at_event: int, kill_in_tool: int, log: str, report: str,
+         durability: str = "async") -> None:
     executions = 0
 
     @tool
@@ -87,10 +88,10 @@ def main(db: str, run_id: str, mode: str, kill_at_event: int, kill_in_tool: int,
         if mode == "start":
             outcome = asyncio.run(run_durably(machine, store=store, agent=ScriptAgent(SCRIPT), tools=[double],
                                               run_id=run_id, limits=Limits(max_steps=500, retry_backoff=0.001),
-                                              on_event=on_event))
+                                              on_event=on_event, durability=durability))
         else:
             outcome = asyncio.run(resume_durably(store, run_id, agent=ScriptAgent(SCRIPT), tools=[double],
-                                                 on_event=on_event))
+                                                 on_event=on_event, durability=durability))
     with open(report, "w") as fh:
         json.dump({"status": outcome.result.status, "events": seen, "reused_tool_calls": outcome.reused_tool_calls,
                    "reused_exchanges": outcome.reused_exchanges,
@@ -121,4 +122,5 @@ def serve() -> None:
 if __name__ == "__main__" and sys.argv[1:] == ["--serve"]:
     serve()
 elif __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7])
+    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7],
+         *sys.argv[8:9])

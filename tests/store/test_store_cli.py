@@ -17,7 +17,7 @@ from dygraph.store import RunStatus, SQLiteStore
 
 CHAIN = 'machine "Orders"\ncontext Order { total<number>: 10 }\n' + " -> ".join(f"N{i}" for i in range(30)) + ";\n"
 
-# Runs the chain durably and SIGKILLs itself at its 15th event: an interrupted run.
+# Runs the chain durably, committing every step, and SIGKILLs itself at its 15th event: an interrupted run.
 KILLED_RUN = textwrap.dedent("""
     import asyncio, os, signal, sys
     import dygraph
@@ -32,7 +32,8 @@ KILLED_RUN = textwrap.dedent("""
     path = sys.argv[1]
     with SQLiteStore() as store:
         asyncio.run(run_durably(dygraph.load(path), store=store, source=open(path).read(), file=path,
-                                run_id="crashed", options={"agent": "offline"}, on_event=on_event))
+                                run_id="crashed", options={"agent": "offline"}, on_event=on_event,
+                                durability="sync"))
 """)
 
 

@@ -57,10 +57,11 @@ KILL_POINTS = 24
 WORKERS = 4
 
 
-def child(db: Path, run_id: str, mode: str, log: Path, *, at_event: int = 0, in_tool: int = 0):
+def child(db: Path, run_id: str, mode: str, log: Path, *, at_event: int = 0, in_tool: int = 0,
+          durability: str = "async"):
     report = log.with_suffix(f".{mode}.json")
     report.unlink(missing_ok=True)
-    code = fork_server().run(str(db), run_id, mode, at_event, in_tool, str(log), str(report))
+    code = fork_server().run(str(db), run_id, mode, at_event, in_tool, str(log), str(report), durability)
     killed = code == -9
     assert killed or code == 0, f"{run_id} {mode}: exit code {code}"
     return killed, (json.loads(report.read_text()) if not killed else None)
@@ -103,7 +104,7 @@ def close_servers():
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("baseline")
-    killed, report = child(tmp / "runs.db", "base", "start", tmp / "exec.log")
+    killed, report = child(tmp / "runs.db", "base", "start", tmp / "exec.log", durability="sync")
     assert not killed and report["status"] == "completed"
     return {"events": report["events"], "executions": executions(tmp / "exec.log"),
             **snapshot(tmp / "runs.db", "base")}
@@ -122,11 +123,11 @@ def scenarios(total_events: int, total_tools: int) -> list[dict]:
     return chosen
 
 
-def crash_and_resume(db: Path, tmp: Path, n: int, scenario: dict) -> tuple[dict, dict]:
+def crash_and_resume(db: Path, tmp: Path, n: int, scenario: dict, durability: str) -> tuple[dict, dict]:
     run_id, log = f"crash-{n}", tmp / f"exec-{n}.log"
     kills = 0
     killed, _ = child(db, run_id, "start", log, at_event=scenario.get("at_event", 0),
-                      in_tool=scenario.get("in_tool", 0))
+                      in_tool=scenario.get("in_tool", 0), durability=durability)
     kills += killed
     if killed and "again_at" in scenario:
         killed, _ = child(db, run_id, "resume", log, at_event=scenario["again_at"])
@@ -140,13 +141,16 @@ def crash_and_resume(db: Path, tmp: Path, n: int, scenario: dict) -> tuple[dict,
     return scenario, result
 
 
-def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_run(baseline, tmp_path):
+@pytest.mark.parametrize("durability", ["async", "sync"])
+def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_run(baseline, tmp_path, durability):
+    """The baseline ran with `sync` durability: with `async`, steps lost in a crash are computed again
+    on resume, and the run must still come out the same."""
     db = tmp_path / "runs.db"
     SQLiteStore(db).close()
     plan = scenarios(baseline["events"], baseline["executions"])
     assert len(plan) >= 20
     with ThreadPoolExecutor(WORKERS) as pool:  # scenarios share one store file, as real runs do
-        results = list(pool.map(lambda item: crash_and_resume(db, tmp_path, *item), enumerate(plan)))
+        results = list(pool.map(lambda item: crash_and_resume(db, tmp_path, *item, durability), enumerate(plan)))
 
     reused = reused_replies = 0
     for scenario, got in results:

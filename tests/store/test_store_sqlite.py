@@ -1,5 +1,6 @@
 """The SQLite run store: schema and migrations, runs, steps, liveness, cancellation, tool calls."""
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -45,7 +46,10 @@ def test_schema_is_versioned_in_wal_mode(tmp_path):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == SCHEMA_VERSION
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"runs", "checkpoints", "events", "tool_calls", "llm_exchanges", "history"} <= tables
+    assert {"runs", "run_machines", "checkpoints", "event_batches", "tool_calls", "llm_exchanges",
+            "history_chunks", "path_map_changes", "path_states"} <= tables
+    views = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='view'")}
+    assert {"events", "history"} <= views
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"runs_by_status", "runs_by_machine", "tool_calls_by_status"} <= indexes
     conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (SCHEMA_VERSION + 1,))
@@ -67,16 +71,37 @@ def test_an_older_database_is_migrated_in_place(tmp_path):
     conn.executescript(MIGRATIONS[0])  # a store written by schema version 1
     conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
     conn.execute("INSERT INTO schema_migrations VALUES (1, 0)")
-    conn.execute("INSERT INTO runs (id, machine, status, created_at, updated_at) VALUES ('old', 'm', 'completed', 1, 1)")
+    conn.execute("INSERT INTO runs (id, machine, status, created_at, updated_at, source, ir) "
+                 "VALUES ('old', 'm', 'completed', 1, 1, 'machine \"M\"', '{}')")
     conn.execute("INSERT INTO checkpoints VALUES ('old', 3, '{}', 1)")
+    conn.execute("""INSERT INTO events VALUES ('old', 1, 1, 'node_entered', '{"node":"A"}', 1.5),
+                                              ('old', 2, 2, 'transition', '{"to":"B"}', 2.5)""")
+    conn.execute("INSERT INTO history VALUES ('old', 'p0', 0, 'A'), ('old', 'p0', 1, 'B')")
+    conn.executescript(MIGRATIONS[1] + MIGRATIONS[2])  # versions 2 and 3 (3 added the per-path maps)
+    conn.execute("INSERT INTO path_maps VALUES ('old', 'p0', 'visits', 'A', '1'), ('old', 'p0', 'visits', 'B', '2')")
+    conn.execute("INSERT INTO schema_migrations VALUES (2, 0), (3, 0)")
     conn.commit()
     conn.close()
     with SQLiteStore(db) as s:
-        assert s.schema_version() == SCHEMA_VERSION >= 2
+        assert s.schema_version() == SCHEMA_VERSION >= 6
         old = s.require_run("old")
         assert (old.status, old.step, old.steps) == (RunStatus.COMPLETED, 3, 0)
-        s.commit_step("old", 4, "{}", [], steps=9)
+        assert (old.source, old.ir) == ('machine "M"', "{}")
+        assert [(e.seq, e.step, e.type, e.payload, e.at) for e in s.events("old")] == [
+            (1, 1, "node_entered", {"node": "A"}, 1.5), (2, 2, "transition", {"to": "B"}, 2.5)]
+        assert s.history("old") == {"p0": ["A", "B"]}
+        assert s.path_maps("old") == {"p0": {"visits": {"A": 1, "B": 2}}}
+        s.commit_step("old", 4, "{}", [("c", {})], history=[("p0", 2, "C")], maps=[("p0", "visits", False, {"A": None, "C": 1})],
+                      steps=9)
         assert s.require_run("old").steps == 9
+        assert s.history("old") == {"p0": ["A", "B", "C"]}
+        assert s.path_maps("old") == {"p0": {"visits": {"B": 2, "C": 1}}}
+        assert [e.seq for e in s.events("old")] == [1, 2, 3]
+    conn = sqlite3.connect(db)  # the views still answer item by item
+    assert conn.execute("SELECT seq, type, payload FROM events WHERE run_id = 'old' ORDER BY seq").fetchall() == [
+        (1, "node_entered", '{"node":"A"}'), (2, "transition", '{"to":"B"}'), (3, "c", "{}")]
+    assert conn.execute("SELECT idx, node FROM history ORDER BY idx").fetchall() == [(0, "A"), (1, "B"), (2, "C")]
+    conn.close()
 
 
 def test_runs_are_created_listed_filtered_and_removed(store):
@@ -135,7 +160,6 @@ def test_one_checkpoint_per_run_updated_in_place(store):
 
 async def test_a_step_commit_waits_for_another_writer(store):
     """The inline commit gives way at once to another writer; the queued commit waits its turn."""
-    import asyncio
 
     store.create_run(machine="m", run_id="r")
     other = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
@@ -150,7 +174,6 @@ async def test_a_step_commit_waits_for_another_writer(store):
 
 async def test_a_cancelled_waiter_does_not_break_the_store(store):
     """A run cancelled while its commit is queued: the commit still happens, the store keeps working."""
-    import asyncio
 
     store.create_run(machine="m", run_id="r")
     other = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
@@ -168,7 +191,7 @@ async def test_a_cancelled_waiter_does_not_break_the_store(store):
 
 async def test_each_commit_writes_only_what_changed_and_loads_back_exactly(store):
     store.create_run(machine="m", run_id="r")
-    journal = SQLiteJournal(store, "r")
+    journal = SQLiteJournal(store, "r", durability="sync")
     state = RunState(run_id="r", steps=1, context={"Ctx": {"n": 1}})
     for i in range(3):
         state.paths[f"p{i}"] = PathState(id=f"p{i}", node="A", history=["A"], visits={"A": 1})
@@ -195,7 +218,7 @@ async def test_each_commit_writes_only_what_changed_and_loads_back_exactly(store
     state.paths["p1"].visits["B"] = 1
     state.steps = 2
     await commit_and_compare()
-    assert written[-1] == (["p1"], [("p1", 1, "B")], [("p1", "visits", "B", "1")])
+    assert written[-1] == (["p1"], [("p1", 1, ["B"])], [("p1", "visits", False, {"B": 1})])
     # changes made from outside a path's own step are tracked too
     state.paths["p2"].status = "waiting"                     # attribute (e.g. a barrier)
     state.paths["p0"].inbox.append({"content": "done"})      # list mutation (a background tool)
@@ -212,11 +235,11 @@ async def test_each_commit_writes_only_what_changed_and_loads_back_exactly(store
     assert written[-1][0] == ["p0.0"]
     # a resumed journal starts from the stored state and writes nothing it does not have to
     step, loaded = load_state(store, "r")
-    resumed = SQLiteJournal(store, "r")
+    resumed = SQLiteJournal(store, "r", durability="sync")
     resumed.prepare_resume(step, loaded)
     loaded.paths["p2"].history.append("C")
     await resumed.on_step(loaded, [])
-    assert written[-1][0] == ["p2"] and written[-1][1] == [("p2", 1, "C")]
+    assert written[-1][0] == ["p2"] and written[-1][1] == [("p2", 1, ["C"])]
     # when the run ends its paths are plain PathStates again
     loaded.status = "completed"
     await resumed.on_step(loaded, [])
@@ -280,17 +303,21 @@ def test_claiming_a_live_run_is_refused(store, monkeypatch):
     assert claimed.owner_pid == os.getpid() and claimed.status is RunStatus.RUNNING
 
 
-async def test_a_process_that_lost_its_run_cannot_write_over_the_new_owner(store):
+@pytest.mark.parametrize("durability", ["sync", "async"])
+async def test_a_process_that_lost_its_run_cannot_write_over_the_new_owner(store, durability):
     """E.g. a process paused past the stale limit, whose run another process resumed meanwhile."""
     store.create_run(machine="m", run_id="r")
-    journal = SQLiteJournal(store, "r")
+    journal = SQLiteJournal(store, "r", durability=durability)
     state = RunState(run_id="r")
     state.paths["p0"] = PathState(id="p0", node="A", history=["A"])
     await journal.on_step(state, [{"type": "run_started"}])
+    await journal.flush()
     store._call(lambda c: c.execute("UPDATE runs SET owner_pid = 1 WHERE id = 'r'"), write=True)  # taken over
     state.paths["p0"].history.append("B")
     with pytest.raises(RunTakenOver, match="taken over by process 1"):
         await journal.on_step(state, [{"type": "node_entered"}])
+        await journal.flush()  # async: the commit fails in the background and stops the run here
+    await journal.flush()  # the failure is reported once; nothing is left to write
     with pytest.raises(RunTakenOver):
         store.update_run("r", status=RunStatus.FAILED, release=True)
     assert store.latest_checkpoint("r")[0] == 1 and len(store.events("r")) == 1
@@ -357,7 +384,7 @@ async def test_an_interrupted_call_is_retried_only_when_idempotent(store):
 
 async def test_journal_checkpoints_and_resumes_numbering(store):
     store.create_run(machine="m", run_id="r")
-    journal = SQLiteJournal(store, "r")
+    journal = SQLiteJournal(store, "r", durability="sync")
     state = RunState(run_id="r")
     state.paths["p1"] = PathState(id="p1", node="A", history=["A"])
     await journal.on_step(state, [{"type": "run_started"}, {"type": "node_entered", "node": "A"}])
@@ -372,3 +399,90 @@ async def test_journal_checkpoints_and_resumes_numbering(store):
     fresh = SQLiteJournal(store, "r")
     fresh.prepare_resume(step, loaded)
     assert (fresh.commits, fresh.next_seq) == (2, 4)
+
+
+def _stepping_state(run_id: str) -> RunState:
+    state = RunState(run_id=run_id)
+    state.paths["p1"] = PathState(id="p1", node="N0", history=["N0"])
+    return state
+
+
+async def _step(journal: SQLiteJournal, state: RunState, i: int) -> None:
+    path = state.paths["p1"]
+    path.node = f"N{i}"
+    path.history.append(path.node)
+    path.visits[path.node] = 1
+    state.steps = i
+    await journal.on_step(state, [{"type": "node_entered", "path": "p1", "node": path.node}])
+
+
+async def test_async_durability_groups_steps_and_commits_them_by_the_deadline(store):
+    store.create_run(machine="m", run_id="r")
+    journal = SQLiteJournal(store, "r", commit_interval=0.2)
+    state = _stepping_state("r")
+    await journal.on_step(state, [{"type": "run_started"}])
+    for i in range(1, 6):  # well inside the interval: nothing is committed yet
+        await _step(journal, state, i)
+    assert store.latest_checkpoint("r") is None and store.events("r") == []
+    await asyncio.sleep(0.35)  # the run went quiet: its steps are committed by the deadline, in one commit
+    step, loaded = load_state(store, "r")
+    assert step == 1 and loaded.paths["p1"].history == [f"N{i}" for i in range(6)]
+    assert loaded.paths["p1"].visits == {f"N{i}": 1 for i in range(1, 6)}
+    assert [e.seq for e in store.events("r")] == list(range(1, 7))
+    # once the interval has passed, the next step commits at once, with the steps queued before it
+    journal.commit_interval = 0.0
+    await _step(journal, state, 6)
+    assert load_state(store, "r")[1].paths["p1"].history[-1] == "N6"
+    # the end of the run is committed before `on_step` returns, whatever the interval
+    journal.commit_interval = 60
+    await _step(journal, state, 7)
+    state.status = "completed"
+    await journal.on_step(state, [{"type": "run_completed"}])
+    step, loaded = load_state(store, "r")
+    assert loaded == state and store.get_run("r").status is RunStatus.COMPLETED
+    assert [e.seq for e in store.events("r")] == list(range(1, 10))
+
+
+async def test_async_durability_commits_every_step_before_a_tool_runs(store):
+    """Nothing leaves the run before the steps that led to it are committed: a crash can only lose
+    steps that a resume computes again."""
+    store.create_run(machine="m", run_id="r")
+    journal = SQLiteJournal(store, "r", commit_interval=60)
+    state = _stepping_state("r")
+    await journal.on_step(state, [{"type": "run_started"}])
+    for i in range(1, 4):
+        await _step(journal, state, i)
+    assert store.latest_checkpoint("r") is None
+    assert await journal.tool_started(call(1)) is None
+    assert load_state(store, "r")[1].paths["p1"].history == ["N0", "N1", "N2", "N3"]
+    assert store.tool_call("r", "p1:1:1:1:1").status is ToolCallStatus.STARTED
+
+
+async def test_async_durability_commits_before_a_model_is_asked(store):
+    from dygraph.agents.base import AgentReply, AgentRequest
+
+    class Agent:
+        name = "probe"
+        seen_history = None
+
+        async def respond(self, request):
+            Agent.seen_history = load_state(store, "r")[1].paths["p1"].history
+            return AgentReply(content="ok")
+
+        async def aclose(self):
+            pass
+
+    store.create_run(machine="m", run_id="r")
+    journal = SQLiteJournal(store, "r", commit_interval=60)
+    state = _stepping_state("r")
+    await journal.on_step(state, [{"type": "run_started"}])
+    await _step(journal, state, 1)
+    agent = journal.wrap_agent(Agent())
+    await agent.respond(AgentRequest(run_id="r", path_id="p1", node="N1", visit=1, round=1, model=None,
+                                     system="", messages=[{"role": "user", "content": "go"}], tools=[]))
+    assert Agent.seen_history == ["N0", "N1"]
+
+
+def test_durability_must_be_known(store):
+    with pytest.raises(ValueError, match="async, sync"):
+        SQLiteJournal(store, "r", durability="eventually")

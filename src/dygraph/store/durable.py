@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from dygraph.store.base import RunStatus, StoreError, default_home, new_run_id
-from dygraph.store.journal import SQLiteJournal, load_state
+from dygraph.store.journal import DURABILITY, SQLiteJournal, load_state
 from dygraph.store.recording import RecordingAgent, ReplayAgent
 
 if TYPE_CHECKING:
@@ -90,12 +90,14 @@ async def run_durably(machine: "Machine", *, store: "SQLiteStore", agent: "Agent
                       force: bool = False, source: str = "", file: str | None = None,
                       options: dict | None = None, record_dir: str | None = None,
                       replay_dir: str | None = None, parent_id: str | None = None,
-                      on_event=None) -> DurableOutcome:
+                      on_event=None, durability: str = "async") -> DurableOutcome:
     """Run `machine` as a new durable run (or adopt the pending run `run_id` made by `detach`)."""
     ir = machine_ir(machine)
     label = machine_label(machine, file)
     file = os.path.abspath(file) if file else None  # `--use-current-source` may run from elsewhere
-    options = dict(options or {}, record=record_dir, replay=replay_dir, model=model)
+    if durability not in DURABILITY:
+        raise ValueError(f"durability must be one of {', '.join(DURABILITY)}, not {durability!r}")
+    options = dict(options or {}, record=record_dir, replay=replay_dir, model=model, durability=durability)
     existing = store.get_run(run_id) if run_id else None
     if existing is not None and existing.status is RunStatus.PENDING \
             and existing.owner_pid in (None, os.getpid()):  # made for this process by `detach`
@@ -107,12 +109,13 @@ async def run_durably(machine: "Machine", *, store: "SQLiteStore", agent: "Agent
                                   parent_id=parent_id, options=options, force=force)
     agent = wrap_for_recording(agent or _default_agent(), record_dir, replay_dir)
     return await _drive(store, record.id, machine, agent, None, limits=limits, tools=tools, model=model,
-                        context=context, on_event=on_event)
+                        context=context, on_event=on_event, durability=durability)
 
 
 async def resume_durably(store: "SQLiteStore", run_id: str, *, agent: "Agent | None" = None,
                          tools: Iterable["Tool"] = (), machine: "Machine | None" = None,
-                         model: str | None = None, force: bool = False, on_event=None) -> DurableOutcome:
+                         model: str | None = None, force: bool = False, on_event=None,
+                         durability: str | None = None) -> DurableOutcome:
     """Continue `run_id` from its last checkpoint, with the machine stored with it (or `machine`,
     which must still contain every node an unfinished path stands at)."""
     from dygraph.ir.model import Machine
@@ -135,7 +138,8 @@ async def resume_durably(store: "SQLiteStore", run_id: str, *, agent: "Agent | N
     options = record.options
     agent = wrap_for_recording(agent or _default_agent(), options.get("record"), options.get("replay"))
     return await _drive(store, run_id, machine, agent, loaded, tools=tools,
-                        model=model or options.get("model"), on_event=on_event)
+                        model=model or options.get("model"), on_event=on_event,
+                        durability=durability or options.get("durability") or "async")
 
 
 def check_paths_exist(machine: "Machine", state: Any, run_id: str) -> None:
@@ -154,11 +158,11 @@ def _default_agent() -> "Agent":
 
 async def _drive(store: "SQLiteStore", run_id: str, machine: "Machine", agent: "Agent", loaded,
                  *, limits: Any = None, tools: Iterable["Tool"] = (), model: str | None = None,
-                 context=None, on_event=None) -> DurableOutcome:
+                 context=None, on_event=None, durability: str = "async") -> DurableOutcome:
     from dygraph.runtime.engine import Runtime
 
     tools = list(tools)
-    journal = SQLiteJournal(store, run_id, tools=tools)
+    journal = SQLiteJournal(store, run_id, tools=tools, durability=durability)
     runtime = Runtime(machine, agent=agent, journal=journal, limits=limits, tools=tools, model=model,
                       run_id=run_id, context=context, on_event=on_event, keep_events=False)
     loop = asyncio.get_running_loop()

@@ -10,11 +10,11 @@ too, so a resumed turn gets its recorded reply instead of paying for the model a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Iterable, Optional
-
-import pydantic_core
 
 from dygraph.runtime.journal import ToolInvocation, ToolOutcome
 from dygraph.runtime.state import PathState, RunState
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 MAP_FIELDS = ("visits", "turns")
 _PATH_EXCLUDE = {"history", *MAP_FIELDS}
 _FINAL = {"completed": RunStatus.COMPLETED, "failed": RunStatus.FAILED, "cancelled": RunStatus.CANCELLED}
+DURABILITY = ("async", "sync")
+# async durability: steps computed since the last commit are committed once this many seconds passed
+COMMIT_INTERVAL = 0.005
 FORMAT = 2  # checkpoint layout: run-level state here, paths in their own rows
 
 # id(path) -> (set of dirty path ids, path id), for the paths of runs being journaled
@@ -218,29 +221,25 @@ class StateEncoder:
                 self._track(path_id)  # the runtime assigned a new list or map
             history = path.history
             n = len(history)
-            start = self.persisted.get(path_id, 0)
-            if start > n:
-                start = 0
-            history_rows.extend((path_id, i, history[i]) for i in range(start, n))
+            start = self.persisted.get(path_id)
+            if start is None or start > n:  # a new path, or its history was replaced: (re)write it whole
+                history_rows.append((path_id, 0, history[:n]))
+            elif n > start:
+                history_rows.append((path_id, start, history[start:n]))
             self.persisted[path_id] = n
             for field in MAP_FIELDS:
                 counters = values[field]
-                if None in counters.dirty:
-                    map_rows.append((path_id, field, None, None))
-                    map_rows.extend((path_id, field, k, _json(v)) for k, v in counters.items())
-                else:
-                    map_rows.extend((path_id, field, k, _json(counters[k]) if k in counters else None)
-                                    for k in counters.dirty)
-                counters.dirty.clear()
+                dirty = counters.dirty
+                if None in dirty:
+                    map_rows.append((path_id, field, True, dict(counters)))
+                elif dirty:
+                    map_rows.append((path_id, field, False, {k: counters.get(k) for k in dirty}))
+                dirty.clear()
             path_rows.append((path_id, '{"order":' + str(self.order[path_id]) + ',"history":' + str(n)
                               + ',"path":' + path.model_dump_json(exclude=_PATH_EXCLUDE) + "}"))
         self.dirty.clear()
         text = '{"format":2,"state":' + state.model_dump_json(exclude={"paths"}) + "}"
         return text, path_rows, history_rows, map_rows
-
-
-def _json(value: Any) -> str:
-    return pydantic_core.to_json(value).decode()
 
 
 def decode_state(text: str, history: dict[str, list[str]], maps: dict[str, dict[str, dict[str, Any]]],
@@ -274,12 +273,27 @@ def load_state(store: "SQLiteStore", run_id: str) -> tuple[int, RunState] | None
 
 
 class SQLiteJournal:
-    """Implements `dygraph.runtime.journal.Journal` for one run in a `SQLiteStore`."""
+    """Implements `dygraph.runtime.journal.Journal` for one run in a `SQLiteStore`.
+
+    `durability` says when a step's commit must be done before the run goes on:
+
+    - ``"sync"``: after every step. A crash loses nothing that was computed.
+    - ``"async"`` (the default): steps are committed in the background while the run goes on; when a
+      commit is in flight, the steps that follow are committed together in the next one. The run
+      waits for every earlier step to be committed before anything leaves the run — a user tool
+      or `@code` node runs, a model is asked — and before it ends. A crash can therefore lose only
+      steps that had no effect outside the run; resuming computes them again from the last
+      checkpoint, with the same ids, so the run's history is the same.
+    """
 
     def __init__(self, store: "SQLiteStore", run_id: str, *, record_exchanges: bool = True,
-                 tools: Iterable[Any] = ()):
+                 tools: Iterable[Any] = (), durability: str = "async",
+                 commit_interval: float = COMMIT_INTERVAL):
+        if durability not in DURABILITY:
+            raise ValueError(f"durability must be one of {', '.join(DURABILITY)}, not {durability!r}")
         self.store = store
         self.run_id = run_id
+        self.durability = durability
         # Whether a tool may be re-run after a crash, by name (`Tool.idempotent`).
         self.idempotent = {t.name: bool(getattr(t, "idempotent", True)) for t in tools}
         self.record_exchanges = record_exchanges
@@ -289,11 +303,26 @@ class SQLiteJournal:
         self.reused_tool_calls = 0
         self.reused_exchanges = 0
         self.surfaced: list[str] = []  # interrupted non-idempotent calls that were not re-run
-        self._committed: set[int] = set()  # runtime event seqs already stored by this process
         self.resumed = False  # True once resuming: only then can tool calls or replies be stored already
+        # async durability: what the next commit carries, and the commit in flight
+        self._state: RunState | None = None
+        self._events: list[dict] = []
+        self._unsent = False
+        self.commit_interval = commit_interval
+        self._inflight: Optional[Future] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._sent_at = time.monotonic()
+        self._failure: Optional[BaseException] = None  # a background commit failed: the run must stop
+        self._closed = False
 
     def close(self) -> None:
-        """The run stopped (finished, failed, interrupted): stop tracking its state."""
+        """The run stopped (finished, failed, interrupted): stop tracking its state. Steps not yet
+        handed to the store are dropped; a resume computes them again."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._encoder.detach()
 
     def prepare_resume(self, step: int, state: RunState) -> None:
@@ -306,26 +335,101 @@ class SQLiteJournal:
     # ------------------------------------------------------------ commit points
 
     async def on_step(self, state: RunState, events: list[dict]) -> None:
-        text, paths, rows, maps = self._encoder.encode(state)  # before any await: `state` is live
-        rows_events = []
-        for event in events:
-            seq = event.get("seq")
-            if seq is not None:
-                if seq in self._committed:  # the runtime handed this event over twice
-                    continue
-                self._committed.add(seq)
-            rows_events.append((str(event.get("type", "event")), {k: v for k, v in event.items() if k != "type"}))
+        self._raise_failure()
+        self._state = state
+        self._events += events  # kept as they are: the store encodes a commit's events in one go
+        self._unsent = True
+        final = state.status in _FINAL
+        if self.durability == "sync" or final or not self._background_ok():
+            await self.store.awrite(self.store._commit_step, *self._take(final=final))
+            self._inflight = None
+        elif time.monotonic() - self._sent_at >= self.commit_interval:
+            args = self._take()
+            done, _ = self.store.try_write_here(self.store._commit_step, *args)
+            if not done:  # the database is busy (another writer): the store thread commits it
+                self._queue(args)
+        elif self._timer is None:  # the run may go quiet: commit what it did by the deadline anyway
+            self._timer = self._loop.call_at(self._loop.time() + self.commit_interval, self._send_queued)
+
+    def send(self) -> Optional[Future]:
+        """Hand the steps not yet committed to the store thread now; the returned future (None when
+        nothing is in flight) settles once they are committed."""
+        if self._unsent and not self._closed:
+            self._queue(self._take())
+        return self._inflight
+
+    async def flush(self) -> None:
+        """Return once every step so far is committed (async durability's barrier before effects)."""
+        self._raise_failure()
+        future = self.send()
+        if future is not None and not future.done():
+            try:
+                await self._wait(future)
+            except Exception:  # a failed commit is reported by `_raise_failure`, once
+                pass
+        self._raise_failure()
+
+    def _background_ok(self) -> bool:
+        """Async durability needs an asyncio loop (for its deadline timer); elsewhere it commits each step."""
+        if self._loop is None:
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return False
+        return True
+
+    def _take(self, *, final: bool = False) -> tuple:
+        """Encode what changed since the last commit, as the arguments of the store's `_commit_step`."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        state = self._state
+        text, paths, rows, maps = self._encoder.encode(state)  # on the loop, between steps: `state` is live
+        events, self._events, self._unsent = self._events, [], False
         self.commits += 1
-        first, self.next_seq = self.next_seq, self.next_seq + len(rows_events)
-        if state.status in _FINAL:
+        first, self.next_seq = self.next_seq, self.next_seq + len(events)
+        if final:
             self._encoder.detach()  # the run is over: its paths are plain PathStates again
-        await self.store.acommit_step(self.run_id, self.commits, text, rows_events, paths=paths, history=rows,
-                                      maps=maps,
-                                      status=_FINAL.get(state.status), first_seq=first, steps=state.steps)
+        self._sent_at = time.monotonic()
+        return (self.run_id, self.commits, text, events, paths, rows, maps, _FINAL.get(state.status), first,
+                state.steps)
+
+    def _queue(self, args: tuple) -> None:
+        run_id, step, text, events, paths, rows, maps, status, first, steps = args
+        future = self.store.commit_step_nowait(run_id, step, text, events, paths=paths, history=rows, maps=maps,
+                                               status=status, first_seq=first, steps=steps)
+        future.add_done_callback(self._note_failure)
+        self._inflight = future
+
+    def _note_failure(self, future: Future) -> None:
+        if not future.cancelled() and future.exception() is not None and self._failure is None:
+            self._failure = future.exception()
+
+    def _send_queued(self) -> None:
+        """The commit deadline passed with no step to trigger it (the run is waiting): commit now."""
+        self._timer = None
+        if self._unsent and not self._closed and self._failure is None:
+            self._queue(self._take())
+
+    @staticmethod
+    async def _wait(future: Future) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # another event loop (trio): wait in a worker thread
+            import anyio.to_thread
+            await anyio.to_thread.run_sync(future.result)
+            return
+        await asyncio.shield(asyncio.wrap_future(future))  # a cancelled run still gets its commit
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
 
     # ------------------------------------------------------------ tool calls
 
     async def tool_started(self, call: ToolInvocation) -> Optional[ToolOutcome]:
+        await self.flush()  # the steps that led to the call are committed before it runs
         idempotent = getattr(call, "idempotent", None)
         if idempotent is None:
             idempotent = self.idempotent.get(call.name, True)
@@ -382,6 +486,7 @@ class JournaledAgent:
             if stored is not None and stored.request == json.loads(asked):
                 self.journal.reused_exchanges += 1
                 return reply_from_json(stored.reply)
+        self.journal.send()  # the steps up to here are committed while the model thinks
         reply = await self.agent.respond(request)
         store.put_llm_exchange_nowait(LLMExchange(run_id, key, JSONText(asked), JSONText(reply_text(reply)),
                                                   time.time()))
@@ -395,4 +500,4 @@ class JournaledAgent:
 
 
 __all__ = ["JournaledAgent", "RunNotFound", "SQLiteJournal", "StateEncoder", "TrackedDict", "TrackedList",
-           "decode_state", "load_state"]
+           "decode_state", "load_state", "DURABILITY"]

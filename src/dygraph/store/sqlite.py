@@ -129,17 +129,91 @@ MIGRATIONS: list[str] = [
     """
     DROP INDEX IF EXISTS events_by_type;
     """,
+    # 6: what a commit appends is stored as one row per commit, not one per item: the events of the
+    # commit (a JSON array), each path's new history entries, each path's changed counters. A row
+    # costs SQLite about as much as its encoding, so per-item rows were most of a step's commit.
+    # Views keep `events` and `history` queryable item by item. A run's machine (source and IR, which
+    # can be large) moves to a table of its own: SQLite rewrites a whole row on every update, and the
+    # run row is updated by every heartbeat, claim and status change.
+    """
+    CREATE TABLE event_batches (
+        run_id TEXT NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        at REAL NOT NULL,
+        events TEXT NOT NULL,
+        PRIMARY KEY (run_id, first_seq)
+    ) WITHOUT ROWID;
+    INSERT INTO event_batches
+        SELECT run_id, seq, seq, step, at, json_array(json_set(payload, '$.type', type)) FROM events;
+    DROP TABLE events;
+    CREATE VIEW events (run_id, seq, step, type, payload, at) AS
+        SELECT b.run_id, b.first_seq + e.key, b.step, json_extract(e.value, '$.type'),
+               json_remove(e.value, '$.type'), b.at
+        FROM event_batches AS b, json_each(b.events) AS e;
+    CREATE TABLE history_chunks (
+        run_id TEXT NOT NULL,
+        path_id TEXT NOT NULL,
+        first_idx INTEGER NOT NULL,
+        nodes TEXT NOT NULL,
+        PRIMARY KEY (run_id, path_id, first_idx)
+    ) WITHOUT ROWID;
+    INSERT INTO history_chunks SELECT run_id, path_id, idx, json_array(node) FROM history;
+    DROP TABLE history;
+    CREATE VIEW history (run_id, path_id, idx, node) AS
+        SELECT h.run_id, h.path_id, h.first_idx + n.key, n.value
+        FROM history_chunks AS h, json_each(h.nodes) AS n;
+    CREATE TABLE path_map_changes (
+        run_id TEXT NOT NULL,
+        path_id TEXT NOT NULL,
+        field TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        changes TEXT NOT NULL,
+        PRIMARY KEY (run_id, path_id, field, version)
+    ) WITHOUT ROWID;
+    INSERT INTO path_map_changes
+        SELECT run_id, path_id, field, 0, json_group_object(key, json(value)) FROM path_maps
+        GROUP BY run_id, path_id, field;
+    DROP TABLE path_maps;
+    CREATE TABLE run_machines (
+        run_id TEXT PRIMARY KEY,
+        source TEXT NOT NULL DEFAULT '',
+        ir TEXT
+    );
+    INSERT INTO run_machines SELECT id, source, ir FROM runs;
+    UPDATE runs SET source = '', ir = NULL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_EVERY = 0.2  # seconds between background WAL checkpoints while there are writes
 
 _RUN_COLUMNS = ("id, machine, status, created_at, updated_at, machine_file, source, source_hash, ir, "
                 "parent_id, options, error, result, heartbeat_at, owner_pid, owner_host, cancel_requested")
-# The step of a run is that of its latest checkpoint (the per-step transaction does not touch `runs`).
-_RUN_SELECT = _RUN_COLUMNS + (", COALESCE((SELECT c.step FROM checkpoints c WHERE c.run_id = runs.id), 0)"
-                              ", COALESCE((SELECT c.steps FROM checkpoints c WHERE c.run_id = runs.id), 0)")
-_RUN_LIST_COLUMNS = _RUN_SELECT.replace("source, ", "'' AS source, ").replace("ir,", "NULL AS ir,")
-_RUN_TABLES = ("checkpoints", "events", "history", "path_maps", "path_states", "tool_calls", "llm_exchanges")
+# The step of a run is that of its latest checkpoint (the per-step transaction does not touch `runs`);
+# its source and IR are in `run_machines`.
+_RUN_SELECT = _RUN_COLUMNS.replace(
+    "source, ", "COALESCE((SELECT m.source FROM run_machines m WHERE m.run_id = runs.id), ''), ").replace(
+    " ir,", " (SELECT m.ir FROM run_machines m WHERE m.run_id = runs.id),") + (
+    ", COALESCE((SELECT c.step FROM checkpoints c WHERE c.run_id = runs.id), 0)"
+    ", COALESCE((SELECT c.steps FROM checkpoints c WHERE c.run_id = runs.id), 0)")
+_RUN_LIST_COLUMNS = _RUN_COLUMNS.replace("source, ", "'' AS source, ").replace("ir,", "NULL AS ir,") + (
+    ", COALESCE((SELECT c.step FROM checkpoints c WHERE c.run_id = runs.id), 0)"
+    ", COALESCE((SELECT c.steps FROM checkpoints c WHERE c.run_id = runs.id), 0)")
+_RUN_TABLES = ("run_machines", "checkpoints", "event_batches", "history_chunks", "path_map_changes", "path_states",
+               "tool_calls", "llm_exchanges")
+
+
+def _history_chunks(history: Iterable[tuple]) -> list[tuple[str, int, list[str]]]:
+    """`(path_id, first_index, [nodes])` per run of consecutive entries of one path."""
+    chunks: list[tuple[str, int, list[str]]] = []
+    for path_id, first, nodes in history:
+        nodes = [nodes] if isinstance(nodes, str) else list(nodes)
+        if chunks and chunks[-1][0] == path_id and chunks[-1][1] + len(chunks[-1][2]) == first:
+            chunks[-1][2].extend(nodes)
+        else:
+            chunks.append((path_id, first, nodes))
+    return chunks
 
 
 def _dumps(value: Any) -> str:
@@ -380,6 +454,11 @@ class SQLiteStore(RunStore):
     def _call(self, fn: Callable, *args: Any, write: bool = False) -> Any:
         return self._submit(fn, *args, write=write).result()
 
+    def try_write_here(self, fn: Callable, *args: Any) -> tuple[bool, Any]:
+        """Commit `fn(conn, *args)` on the calling thread if the database is free right now and no
+        write is queued; `(False, None)` when it was not (queue it instead)."""
+        return self._try_inline(fn, args)
+
     def _try_inline(self, fn: Callable, args: tuple) -> tuple[bool, Any]:
         """Run a write on the calling thread when nothing else is waiting for it (see `awrite`).
 
@@ -527,9 +606,10 @@ class SQLiteStore(RunStore):
         pid, host = (os.getpid(), HOST) if owned else (None, None)
         conn.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES "
                      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, 0)",
-                     (run_id, machine, status.value, now, now, machine_file, source,
-                      source_hash(source), ir, parent_id, _dumps(options),
+                     (run_id, machine, status.value, now, now, machine_file, "",
+                      source_hash(source), None, parent_id, _dumps(options),
                       now if owned else None, pid, host))
+        conn.execute("INSERT INTO run_machines VALUES (?, ?, ?)", (run_id, source, ir))
         return RunRecord(id=run_id, machine=machine, status=status, created_at=now, updated_at=now,
                          machine_file=machine_file, source=source, source_hash=source_hash(source),
                          ir=ir, parent_id=parent_id, options=options, heartbeat_at=now if owned else None,
@@ -609,8 +689,7 @@ class SQLiteStore(RunStore):
     def _update_run(conn, run_id, status, error, result, source, ir, release) -> None:
         sets, params = ["updated_at = ?"], [time.time()]
         for column, value in (("status", status.value if status else None), ("error", error),
-                              ("result", _dumps(result) if result is not None else None),
-                              ("source", source), ("ir", ir)):
+                              ("result", _dumps(result) if result is not None else None)):
             if value is not None:
                 sets.append(f"{column} = ?")
                 params.append(value)
@@ -623,6 +702,10 @@ class SQLiteStore(RunStore):
         if conn.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ? AND (owner_pid IS NULL OR "
                         "(owner_pid = ? AND owner_host = ?))", (*params, run_id, os.getpid(), HOST)).rowcount == 0:
             _check_owner(conn, run_id)
+        for column, value in (("source", source), ("ir", ir)):
+            if value is not None:
+                conn.execute(f"INSERT INTO run_machines (run_id, {column}) VALUES (?, ?) "
+                             f"ON CONFLICT (run_id) DO UPDATE SET {column} = excluded.{column}", (run_id, value))
 
     def request_cancel(self, run_id: str) -> RunRecord:
         return self._call(self._request_cancel, run_id, write=True)
@@ -657,44 +740,58 @@ class SQLiteStore(RunStore):
         return await self.awrite(self._commit_step, run_id, step, state, events, paths, history, maps, status,
                                  first_seq, steps)
 
+    def commit_step_nowait(self, run_id: str, step: int, state: str, events: list[tuple[str, dict]], *,
+                           paths: list[tuple] = (), history: list[tuple[str, int, str]] = (),
+                           maps: list[tuple] = (), status: RunStatus | None = None,
+                           first_seq: int | None = None, steps: int = 0) -> Future:
+        """Queue the step's transaction on the store thread; the future settles once it is committed.
+        Writes are committed in the order they were queued."""
+        return self._submit(self._commit_step, run_id, step, state, events, paths, history, maps, status,
+                            first_seq, steps, write=True)
+
     def _commit_step(self, conn, run_id, step, state, events, paths, history, maps, status, first_seq,
                      steps) -> int:
-        """The per-step transaction: events, new history entries, the checkpoint, and (only when it
-        changes) the run row.
+        """The commit's transaction: its events, the new history entries and changed counters of each
+        path, the rows of the paths that changed, the checkpoint, and (only when it changes) the run row.
 
-        Path histories only grow, so they are appended as rows instead of being rewritten inside
-        every checkpoint (which would make a long run quadratic). `first_seq` (the caller's own
-        event counter) saves a lookup; liveness is kept by heartbeats, so the run row is not
-        rewritten on every step."""
+        `events` are `(type, payload)` pairs or event dicts with a "type"; `history` entries are
+        `(path_id, first_index, node or [nodes])` (a first index of 0 replaces the path's history);
+        `maps` entries are `(path_id, field, reset, {key: value or None})` (None deletes the key; reset
+        replaces the whole map). Appended data is one row per commit, never rewritten, so a long run's
+        commits stay proportional to what changed. Liveness is kept by heartbeats, so the run row is
+        not rewritten on every commit."""
         _check_owner(conn, run_id)  # fencing: a process that lost the run must not write over it
         now = time.time()
+        last = conn.execute("SELECT last_seq FROM event_batches WHERE run_id = ? ORDER BY first_seq DESC LIMIT 1",
+                            (run_id,)).fetchone()
+        last = last[0] if last else 0
         if first_seq is None:
-            first_seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?",
-                                     (run_id,)).fetchone()[0]
+            first_seq = last + 1
+        elif events and first_seq <= last:
+            raise sqlite3.IntegrityError(f"events {first_seq}.. of run {run_id} are stored already (up to {last})")
         seq = first_seq - 1
         if events:
-            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
-                             [(run_id, first_seq + i, step, kind, _dumps(payload), now)
-                              for i, (kind, payload) in enumerate(events)])
+            if type(events[0]) is tuple:
+                events = [{**payload, "type": kind} for kind, payload in events]
             seq += len(events)
+            conn.execute("INSERT INTO event_batches VALUES (?, ?, ?, ?, ?, ?)",
+                         (run_id, first_seq, seq, step, now, pydantic_core.to_json(events, fallback=str).decode()))
         for path_id, text in paths:  # text None: the path is gone
             if text is None:
                 conn.execute("DELETE FROM path_states WHERE run_id = ? AND path_id = ?", (run_id, path_id))
             else:
                 conn.execute("INSERT OR REPLACE INTO path_states VALUES (?, ?, ?)", (run_id, path_id, text))
-        if history:
-            conn.executemany("INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?)",
-                             [(run_id, path_id, idx, node) for path_id, idx, node in history])
-        for path_id, field, key, value in maps:  # value None: delete the key; key None: clear the map
-            if key is None:
-                conn.execute("DELETE FROM path_maps WHERE run_id = ? AND path_id = ? AND field = ?",
+        for path_id, first, nodes in _history_chunks(history):
+            if first == 0:
+                conn.execute("DELETE FROM history_chunks WHERE run_id = ? AND path_id = ?", (run_id, path_id))
+            conn.execute("INSERT OR REPLACE INTO history_chunks VALUES (?, ?, ?, ?)",
+                         (run_id, path_id, first, pydantic_core.to_json(nodes).decode()))
+        for path_id, field, reset, changes in maps:
+            if reset:
+                conn.execute("DELETE FROM path_map_changes WHERE run_id = ? AND path_id = ? AND field = ?",
                              (run_id, path_id, field))
-            elif value is None:
-                conn.execute("DELETE FROM path_maps WHERE run_id = ? AND path_id = ? AND field = ? AND key = ?",
-                             (run_id, path_id, field, key))
-            else:
-                conn.execute("INSERT OR REPLACE INTO path_maps VALUES (?, ?, ?, ?, ?)",
-                             (run_id, path_id, field, key, value))
+            conn.execute("INSERT OR REPLACE INTO path_map_changes VALUES (?, ?, ?, ?, ?)",
+                         (run_id, path_id, field, step, pydantic_core.to_json(changes).decode()))
         # The latest checkpoint is updated in place: about a third of the pages of insert + delete.
         conn.execute("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
                      "step = excluded.step, state = excluded.state, created_at = excluded.created_at, "
@@ -717,9 +814,10 @@ class SQLiteStore(RunStore):
     @staticmethod
     def _history(conn, run_id) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        for path_id, node in conn.execute("SELECT path_id, node FROM history WHERE run_id = ? "
-                                          "ORDER BY path_id, idx", (run_id,)):
-            out.setdefault(path_id, []).append(node)
+        for path_id, first, nodes in conn.execute("SELECT path_id, first_idx, nodes FROM history_chunks "
+                                                  "WHERE run_id = ? ORDER BY path_id, first_idx", (run_id,)):
+            nodes = json.loads(nodes)
+            out.setdefault(path_id, [])[first:first + len(nodes)] = nodes
         return out
 
     def path_states(self, run_id: str) -> dict[str, str]:
@@ -731,9 +829,15 @@ class SQLiteStore(RunStore):
         """Stored per-path maps: path id -> field -> key -> value."""
         def read(conn):
             out: dict[str, dict[str, dict[str, Any]]] = {}
-            for path_id, field, key, value in conn.execute(
-                    "SELECT path_id, field, key, value FROM path_maps WHERE run_id = ?", (run_id,)):
-                out.setdefault(path_id, {}).setdefault(field, {})[key] = json.loads(value)
+            for path_id, field, changes in conn.execute(
+                    "SELECT path_id, field, changes FROM path_map_changes WHERE run_id = ? "
+                    "ORDER BY path_id, field, version", (run_id,)):
+                values = out.setdefault(path_id, {}).setdefault(field, {})
+                for key, value in json.loads(changes).items():
+                    if value is None:
+                        values.pop(key, None)
+                    else:
+                        values[key] = value
             return out
         return self._call(read)
 
@@ -743,17 +847,34 @@ class SQLiteStore(RunStore):
 
     @staticmethod
     def _events(conn, run_id, after_seq, limit, last) -> list[EventRecord]:
+        def unpack(row) -> list[EventRecord]:
+            first, step, at, text = row
+            records = []
+            for i, payload in enumerate(json.loads(text)):
+                kind = payload.pop("type", "event")
+                records.append(EventRecord(run_id, first + i, step, kind, payload, at))
+            return records
+
         if last:
-            rows = conn.execute("SELECT * FROM (SELECT * FROM events WHERE run_id = ? AND seq > ? "
-                                "ORDER BY seq DESC LIMIT ?) ORDER BY seq", (run_id, after_seq, last))
-        else:
-            rows = conn.execute("SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                                (run_id, after_seq, limit or -1))
-        return [EventRecord(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+            out: list[EventRecord] = []
+            for row in conn.execute("SELECT first_seq, step, at, events FROM event_batches WHERE run_id = ? "
+                                    "AND last_seq > ? ORDER BY first_seq DESC", (run_id, after_seq)):
+                out[:0] = [e for e in unpack(row) if e.seq > after_seq]
+                if len(out) >= last:
+                    break
+            return out[-last:]
+        out = []
+        for row in conn.execute("SELECT first_seq, step, at, events FROM event_batches WHERE run_id = ? "
+                                "AND last_seq > ? ORDER BY first_seq", (run_id, after_seq)):
+            out.extend(e for e in unpack(row) if e.seq > after_seq)
+            if limit and len(out) >= limit:
+                return out[:limit]
+        return out
 
     def last_event_seq(self, run_id: str) -> int:
-        return self._call(lambda conn: conn.execute(
-            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?", (run_id,)).fetchone()[0])
+        return self._call(lambda conn: (conn.execute(
+            "SELECT last_seq FROM event_batches WHERE run_id = ? ORDER BY first_seq DESC LIMIT 1",
+            (run_id,)).fetchone() or (0,))[0])
 
     # ---------------------------------------------------------------- tool calls
 
