@@ -92,6 +92,19 @@ def test_run_is_durable_by_default_and_runs_manage_it(home, chain):
     dy("runs", "rm", "first", code=1)
 
 
+def test_durability_sync_commits_every_step_and_async_the_same_run_in_fewer_commits(home, chain):
+    dy("run", chain, "--agent", "offline", "--id", "every-step", "--durability", "sync", "-q")
+    dy("run", chain, "--agent", "offline", "--id", "grouped", "-q")
+    every, grouped = (json.loads(dy("runs", "export", run_id)) for run_id in ("every-step", "grouped"))
+    assert (every["options"]["durability"], grouped["options"]["durability"]) == ("sync", "async")
+    assert every["checkpoint"] == every["steps"] + 2  # the start, each step, the end
+    assert 1 <= grouped["checkpoint"] < every["checkpoint"]
+    assert grouped["state"]["paths"] == every["state"]["paths"]
+    strip = lambda events: [{k: v for k, v in e.items() if k not in ("at", "t", "run_id")} for e in events]
+    assert strip(grouped["events"]) == strip(every["events"])
+    dy("run", chain, "--durability", "eventually", code=2)
+
+
 def test_a_killed_run_is_interrupted_and_resumes_where_it_stopped(home, chain):
     interrupted_run(chain)
     assert [r["id"] for r in json.loads(dy("runs", "list", "--status", "interrupted", "--json"))] == ["crashed"]

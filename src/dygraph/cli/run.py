@@ -178,6 +178,10 @@ def print_summary(result: Any, run_id: Optional[str], elapsed: float) -> None:
 @click.option("--record", "record_dir", type=click.Path(file_okay=False), help="Record every LLM exchange here.")
 @click.option("--replay", "replay_dir", type=click.Path(file_okay=False, exists=True),
               help="Answer agent requests from a recording; fail on divergence.")
+@click.option("--durability", type=click.Choice(["async", "sync"]), default="async", show_default=True,
+              help="When a durable run's steps are committed. async: at most every 5 ms, and always before a "
+                   "tool runs, a model is asked and the run ends (a crash loses only steps that are computed "
+                   "again on resume). sync: every step, before the next one.")
 @click.option("--allow-code", is_flag=True,
               help="Run the Python code of @code nodes. It is not sandboxed: it runs with your privileges.")
 @click.option("-q", "--quiet", is_flag=True, help="No live progress and no summary (errors still go to stderr).")
@@ -185,7 +189,7 @@ def run(file: str, agent_spec: Optional[str], model: Optional[str], base_url: Op
         max_steps: Optional[int], max_visits: Optional[int], timeout: Optional[float], as_json: bool,
         events_file: Optional[str], assignments: tuple[str, ...], tool_files: tuple[str, ...], ephemeral: bool,
         run_id: Optional[str], force: bool, detach: bool, record_dir: Optional[str], replay_dir: Optional[str],
-        allow_code: bool, quiet: bool) -> None:
+        durability: str, allow_code: bool, quiet: bool) -> None:
     """Run the machine in FILE.
 
     Exit status: 0 the run completed; 1 it failed or was cancelled (or FILE has errors); 2 usage error;
@@ -252,7 +256,7 @@ def run(file: str, agent_spec: Optional[str], model: Optional[str], base_url: Op
             result, final_id = asyncio.run(_execute(
                 machine, agent=agent, limits=limits, tools=tools, model=model, context=context, on_event=on_event,
                 ephemeral=ephemeral, run_id=run_id, force=force, source=source, file=file,
-                record_dir=record_dir, replay_dir=replay_dir, options=options))
+                record_dir=record_dir, replay_dir=replay_dir, options=options, durability=durability))
     except (KeyboardInterrupt, asyncio.CancelledError):
         hint = f"; resume with `dygraph runs resume {_interrupted[-1]}`" if _interrupted else ""
         click.echo(f"dygraph: interrupted{hint}", err=True)
@@ -313,7 +317,7 @@ def _compile(file: str, *, as_json: bool = False):
 
 
 async def _execute(machine, *, agent, limits, tools, model, context, on_event, ephemeral, run_id, force, source,
-                   file, record_dir, replay_dir, options):
+                   file, record_dir, replay_dir, options, durability="async"):
     import asyncio
     import sqlite3
 
@@ -352,7 +356,7 @@ async def _execute(machine, *, agent, limits, tools, model, context, on_event, e
         outcome = await run_durably(machine, store=store, agent=agent, limits=limits, tools=tools, model=model,
                                     context=context, run_id=run_id, force=force, source=source, file=file,
                                     options=options, record_dir=record_dir, replay_dir=replay_dir,
-                                    on_event=on_event)
+                                    on_event=on_event, durability=durability)
     except StoreError as exc:
         raise _UsageError(str(exc)) from None
     finally:
