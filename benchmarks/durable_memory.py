@@ -84,7 +84,7 @@ def main() -> None:
             "## Durable runs: memory over 1,000 sequential runs",
             "",
             "`python benchmarks/durable_memory.py` — 1,000 durable runs one after another in one process "
-            "(agent turn with a user tool, a context write and an `@async` spawn; every step checkpointed), "
+            "(agent turn with a user tool, a context write and an `@async` spawn; default `async` durability), "
             "after 50 warm-up runs.",
             "",
             "| runs | time per run | RSS before | RSS after | growth |",

@@ -486,3 +486,15 @@ async def test_async_durability_commits_before_a_model_is_asked(store):
 def test_durability_must_be_known(store):
     with pytest.raises(ValueError, match="async, sync"):
         SQLiteJournal(store, "r", durability="eventually")
+
+
+async def test_async_durability_commits_a_checkpoint_node_before_going_on(store):
+    store.create_run(machine="m", run_id="r")
+    journal = SQLiteJournal(store, "r", commit_interval=60)
+    state = _stepping_state("r")
+    await journal.on_step(state, [{"type": "run_started"}])
+    await _step(journal, state, 1)
+    assert store.latest_checkpoint("r") is None
+    state.paths["p1"].history.append("Audit")
+    await journal.on_step(state, [{"type": "checkpoint", "path": "p1", "node": "Audit"}])
+    assert load_state(store, "r")[1].paths["p1"].history == ["N0", "N1", "Audit"]

@@ -1,9 +1,9 @@
 """`SQLiteJournal`: the runtime's journal backed by a run store — this is what makes a run durable.
 
-Each commit point (`on_step`) writes what the step changed — run-level state, changed paths, new
-history entries and counters — with its events in one transaction, and returns only once it is
-committed. User tools are recorded as started before they
-run and as finished after, so a resumed run reuses a completed call's outcome instead of calling
+A commit writes what changed since the last one — run-level state, changed paths, new history
+entries and counters — with the events in one transaction: after every step (`sync` durability), or
+grouped, and always before anything leaves the run (`async`, see `SQLiteJournal`). User tools are
+recorded as started before they run and as finished after, so a resumed run reuses a completed call's outcome instead of calling
 again; an interrupted call is retried only when the tool is idempotent. Agent exchanges are stored
 too, so a resumed turn gets its recorded reply instead of paying for the model again.
 """
@@ -278,12 +278,13 @@ class SQLiteJournal:
     `durability` says when a step's commit must be done before the run goes on:
 
     - ``"sync"``: after every step. A crash loses nothing that was computed.
-    - ``"async"`` (the default): steps are committed in the background while the run goes on; when a
-      commit is in flight, the steps that follow are committed together in the next one. The run
-      waits for every earlier step to be committed before anything leaves the run — a user tool
-      or `@code` node runs, a model is asked — and before it ends. A crash can therefore lose only
-      steps that had no effect outside the run; resuming computes them again from the last
-      checkpoint, with the same ids, so the run's history is the same.
+    - ``"async"`` (the default): what changed is committed once `commit_interval` has passed since
+      the last commit (by the step that finds it passed, or by a timer when the run goes quiet), and
+      when a model is asked (handed to the store thread, committed while the model thinks). The run
+      waits for every earlier step to be committed before a user tool or `@code` node runs, at a
+      `@checkpoint` node and at the end. A crash can therefore lose only steps that had no effect
+      outside the run; resuming computes them again from the last commit, with the same ids, so the
+      run comes out the same.
     """
 
     def __init__(self, store: "SQLiteStore", run_id: str, *, record_exchanges: bool = True,
@@ -340,7 +341,8 @@ class SQLiteJournal:
         self._events += events  # kept as they are: the store encodes a commit's events in one go
         self._unsent = True
         final = state.status in _FINAL
-        if self.durability == "sync" or final or not self._background_ok():
+        if self.durability == "sync" or final or not self._background_ok() \
+                or any(event.get("type") == "checkpoint" for event in events):  # a `@checkpoint` node
             await self.store.awrite(self.store._commit_step, *self._take(final=final))
             self._inflight = None
         elif time.monotonic() - self._sent_at >= self.commit_interval:
