@@ -102,6 +102,7 @@ def test_durability_sync_commits_every_step_and_async_the_same_run_in_fewer_comm
     assert grouped["state"]["paths"] == every["state"]["paths"]
     strip = lambda events: [{k: v for k, v in e.items() if k not in ("at", "t", "run_id")} for e in events]
     assert strip(grouped["events"]) == strip(every["events"])
+    assert "sync durability" in dy("runs", "show", "every-step")
     dy("run", chain, "--durability", "eventually", code=2)
 
 

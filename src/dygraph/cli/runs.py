@@ -121,7 +121,8 @@ def show(run_id: str, last_events: int, max_paths: int) -> None:
     console.print(f"[bold]{run.id}[/]  {_styled(status)}")
     console.print(f"machine  {run.machine}" + (f"  ({run.machine_file})" if run.machine_file else ""))
     console.print(f"started  {_when(run.created_at)}   updated {_ago(max(run.updated_at, run.heartbeat_at or 0))}")
-    console.print(f"steps    {run.steps}   (checkpoint {run.step})"
+    durability = run.options.get("durability")  # runs stored before durabilities existed committed every step
+    console.print(f"steps    {run.steps}   (checkpoint {run.step}" + (f", {durability} durability)" if durability else ")")
                   + (f"   parent {run.parent_id}" if run.parent_id else ""))
     if run.owner_pid and status in ("running", "interrupted"):
         console.print(f"process  {run.owner_pid} on {run.owner_host}")
