@@ -864,8 +864,12 @@ class SQLiteStore(RunStore):
                     break
             return out[-last:]
         out = []
+        # Batches hold consecutive seqs: start at the one holding `after_seq` (an index seek, so
+        # following a long run stays cheap), not at the run's first.
         for row in conn.execute("SELECT first_seq, step, at, events FROM event_batches WHERE run_id = ? "
-                                "AND last_seq > ? ORDER BY first_seq", (run_id, after_seq)):
+                                "AND first_seq >= COALESCE((SELECT MAX(first_seq) FROM event_batches "
+                                "WHERE run_id = ? AND first_seq <= ?), 0) ORDER BY first_seq",
+                                (run_id, run_id, after_seq)):
             out.extend(e for e in unpack(row) if e.seq > after_seq)
             if limit and len(out) >= limit:
                 return out[:limit]
