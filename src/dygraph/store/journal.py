@@ -3,8 +3,9 @@
 A commit writes what changed since the last one — run-level state, changed paths, new history
 entries and counters — with the events in one transaction: after every step (`sync` durability), or
 grouped, and always before anything leaves the run (`async`, see `SQLiteJournal`). User tools are
-recorded as started before they run and as finished after, so a resumed run reuses a completed call's outcome instead of calling
-again; an interrupted call is retried only when the tool is idempotent. Agent exchanges are stored
+recorded as started before they run and as finished after, so a resumed run reuses a completed
+call's outcome instead of calling again; an interrupted call is retried only when the tool is
+idempotent. Agent exchanges are stored
 too, so a resumed turn gets its recorded reply instead of paying for the model again.
 """
 
@@ -366,7 +367,7 @@ class SQLiteJournal:
         future = self.send()
         if future is not None and not future.done():
             try:
-                await self._wait(future)
+                await self.store.wait(future)
             except Exception:  # a failed commit is reported by `_raise_failure`, once
                 pass
         self._raise_failure()
@@ -412,16 +413,6 @@ class SQLiteJournal:
         self._timer = None
         if self._unsent and not self._closed and self._failure is None:
             self._queue(self._take())
-
-    @staticmethod
-    async def _wait(future: Future) -> None:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # another event loop (trio): wait in a worker thread
-            import anyio.to_thread
-            await anyio.to_thread.run_sync(future.result)
-            return
-        await asyncio.shield(asyncio.wrap_future(future))  # a cancelled run still gets its commit
 
     def _raise_failure(self) -> None:
         if self._failure is not None:

@@ -504,7 +504,11 @@ class SQLiteStore(RunStore):
 
     async def acall(self, fn: Callable, *args: Any, write: bool = True) -> Any:
         """Run `fn(conn, *args)` on the store thread and await it without blocking the loop."""
-        future = self._submit(fn, *args, write=write)
+        return await self.wait(self._submit(fn, *args, write=write))
+
+    @staticmethod
+    async def wait(future: Future) -> Any:
+        """Await a job of the store thread (e.g. from `commit_step_nowait`) without blocking the loop."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # another event loop (trio): wait in a worker thread
