@@ -188,18 +188,15 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 CHECKPOINT_EVERY = 0.2  # seconds between background WAL checkpoints while there are writes
 
-_RUN_COLUMNS = ("id, machine, status, created_at, updated_at, machine_file, source, source_hash, ir, "
-                "parent_id, options, error, result, heartbeat_at, owner_pid, owner_host, cancel_requested")
-# The step of a run is that of its latest checkpoint (the per-step transaction does not touch `runs`);
-# its source and IR are in `run_machines`.
-_RUN_SELECT = _RUN_COLUMNS.replace(
-    "source, ", "COALESCE((SELECT m.source FROM run_machines m WHERE m.run_id = runs.id), ''), ").replace(
-    " ir,", " (SELECT m.ir FROM run_machines m WHERE m.run_id = runs.id),") + (
-    ", COALESCE((SELECT c.step FROM checkpoints c WHERE c.run_id = runs.id), 0)"
-    ", COALESCE((SELECT c.steps FROM checkpoints c WHERE c.run_id = runs.id), 0)")
-_RUN_LIST_COLUMNS = _RUN_COLUMNS.replace("source, ", "'' AS source, ").replace("ir,", "NULL AS ir,") + (
-    ", COALESCE((SELECT c.step FROM checkpoints c WHERE c.run_id = runs.id), 0)"
-    ", COALESCE((SELECT c.steps FROM checkpoints c WHERE c.run_id = runs.id), 0)")
+# The columns of `runs` in use (`source` and `ir` stay empty since schema 6: see `run_machines`).
+_RUN_COLUMNS = ("id, machine, status, created_at, updated_at, machine_file, source_hash, parent_id, options, "
+                "error, result, heartbeat_at, owner_pid, owner_host, cancel_requested")
+# The step of a run is that of its latest checkpoint (the per-step transaction does not touch `runs`).
+_RUN_STEPS = (", COALESCE((SELECT c.step FROM checkpoints c WHERE c.run_id = runs.id), 0)"
+              ", COALESCE((SELECT c.steps FROM checkpoints c WHERE c.run_id = runs.id), 0)")
+_RUN_SELECT = (_RUN_COLUMNS + ", COALESCE((SELECT m.source FROM run_machines m WHERE m.run_id = runs.id), '')"
+               ", (SELECT m.ir FROM run_machines m WHERE m.run_id = runs.id)" + _RUN_STEPS)
+_RUN_LIST_COLUMNS = _RUN_COLUMNS + ", '', NULL" + _RUN_STEPS  # listings leave the machine out
 _RUN_TABLES = ("run_machines", "checkpoints", "event_batches", "history_chunks", "path_map_changes", "path_states",
                "tool_calls", "llm_exchanges")
 
@@ -224,8 +221,8 @@ def _dumps(value: Any) -> str:
 
 
 def _run(row: tuple) -> RunRecord:
-    (id_, machine, status, created, updated, file, source, shash, ir, parent, options, error,
-     result, beat, pid, host, cancel, step, steps) = row
+    (id_, machine, status, created, updated, file, shash, parent, options, error,
+     result, beat, pid, host, cancel, source, ir, step, steps) = row
     return RunRecord(id=id_, machine=machine, status=RunStatus(status), created_at=created,
                      updated_at=updated, machine_file=file, source=source, source_hash=shash, ir=ir,
                      parent_id=parent, options=json.loads(options), step=step, error=error,
@@ -609,10 +606,9 @@ class SQLiteStore(RunStore):
         now = time.time()
         pid, host = (os.getpid(), HOST) if owned else (None, None)
         conn.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES "
-                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, 0)",
-                     (run_id, machine, status.value, now, now, machine_file, "",
-                      source_hash(source), None, parent_id, _dumps(options),
-                      now if owned else None, pid, host))
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, 0)",
+                     (run_id, machine, status.value, now, now, machine_file, source_hash(source), parent_id,
+                      _dumps(options), now if owned else None, pid, host))
         conn.execute("INSERT INTO run_machines VALUES (?, ?, ?)", (run_id, source, ir))
         return RunRecord(id=run_id, machine=machine, status=status, created_at=now, updated_at=now,
                          machine_file=machine_file, source=source, source_hash=source_hash(source),
